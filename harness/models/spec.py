@@ -1,0 +1,78 @@
+"""Parse `--model` / `--baseline` strings into typed specs. Parsing never loads anything.
+
+Forms: a name from [tool.harness.models], `hf:PATH_OR_ID`, `peft:ADAPTER_DIR`, `openai:MODEL@BASE_URL`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import HarnessConfig
+
+VALID_FORMS = (
+    "NAME (one of [tool.harness.models]: {names})",
+    "hf:PATH_OR_ID",
+    "peft:ADAPTER_DIR",
+    "openai:MODEL@BASE_URL",
+)
+
+
+class SpecError(ValueError):
+    """A model spec that cannot be used. The message lists the valid forms."""
+
+
+@dataclass(frozen=True)
+class HFSpec:
+    path_or_id: str
+    """A local model directory (absolute) or a hub id, which must resolve offline."""
+
+
+@dataclass(frozen=True)
+class PeftSpec:
+    adapter_dir: Path
+
+
+@dataclass(frozen=True)
+class OpenAISpec:
+    model: str
+    base_url: str
+    key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the API key. The key itself is never stored."""
+
+
+ModelSpec = HFSpec | PeftSpec | OpenAISpec
+
+
+def parse_spec(text: str, config: HarnessConfig, *, cwd: Path, key_env: str = "OPENAI_API_KEY") -> ModelSpec:
+    """Turn a spec string into a spec. Names from config resolve their relative paths against config.root."""
+    return _parse(text, config, cwd=cwd, key_env=key_env, seen=())
+
+
+def describe_forms(config: HarnessConfig) -> str:
+    names = ", ".join(sorted(config.models)) or "none configured"
+    return "; ".join(form.format(names=names) for form in VALID_FORMS)
+
+
+def _parse(text: str, config: HarnessConfig, *, cwd: Path, key_env: str, seen: tuple[str, ...]) -> ModelSpec:
+    scheme, sep, rest = text.partition(":")
+    if not sep:
+        return _parse_name(text, config, key_env=key_env, seen=seen)
+    if scheme == "hf" and rest:
+        local = cwd / rest
+        return HFSpec(str(local.resolve()) if local.is_dir() else rest)
+    if scheme == "peft" and rest:
+        return PeftSpec((cwd / rest).resolve())
+    if scheme == "openai" and "@" in rest:
+        model, _, url = rest.partition("@")
+        if model and url.startswith(("http://", "https://")):
+            return OpenAISpec(model=model, base_url=url.rstrip("/"), key_env=key_env)
+    raise SpecError(f"model spec {text!r} is not valid. Valid forms: {describe_forms(config)}")
+
+
+def _parse_name(name: str, config: HarnessConfig, *, key_env: str, seen: tuple[str, ...]) -> ModelSpec:
+    if name not in config.models:
+        raise SpecError(f"model spec {name!r} is not a configured name. Valid forms: {describe_forms(config)}")
+    if name in seen:
+        raise SpecError(f"[tool.harness.models] names refer to each other in a loop: {' -> '.join(seen)}")
+    return _parse(config.models[name], config, cwd=config.root, key_env=key_env, seen=(*seen, name))

@@ -1,0 +1,151 @@
+"""The pytest plugin: command-line options, start-up checks and the `model` / `baseline` fixtures.
+
+Registered through the `pytest11` entry point, so installing the package is enough. Heavy imports
+(torch, transformers) happen inside fixtures, never at collection, so `pytest --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from harness.cache import GenerationCache
+from harness.config import ConfigError, HarnessConfig
+from harness.embedded import MissingEmbeddedModel
+from harness.models.base import Model, ProgressFactory
+from harness.models.spec import ModelSpec, SpecError, parse_spec
+from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
+
+CONFIG_KEY = pytest.StashKey[HarnessConfig]()
+SPECS_KEY = pytest.StashKey[tuple[ModelSpec, ModelSpec]]()
+CACHE_FILE = "generations.sqlite"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "eval harness: the model under test")
+    group.addoption(
+        "--model", default="base",
+        help="model under test: a [tool.harness.models] name, hf:PATH_OR_ID, peft:ADAPTER_DIR "
+        "or openai:MODEL@BASE_URL (default: base)",
+    )  # fmt: skip
+    group.addoption("--baseline", default="base", help="model to compare against, same forms (default: base)")
+    group.addoption(
+        "--model-key-env", default="OPENAI_API_KEY", metavar="NAME",
+        help="environment variable holding the API key for openai: specs (default: OPENAI_API_KEY)",
+    )  # fmt: skip
+    group.addoption("--no-cache", action="store_true", help="neither read nor write the generation cache")
+    group.addoption(
+        "--cache-dir", default=None, metavar="DIR",
+        help="where the generation cache and materialised models live (default: $HARNESS_CACHE or ~/.cache/harness)",
+    )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Read config and check both specs now, so a bad option stops the run before any test."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a hub at run time
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from harness.models.resolve import check
+
+    harness_config = _load_config(config)
+    specs = []
+    for option in ("--model", "--baseline"):
+        text = config.getoption(option)
+        try:
+            spec = parse_spec(text, harness_config, cwd=config.invocation_params.dir,
+                              key_env=config.getoption("--model-key-env"))  # fmt: skip
+            check(spec)
+        except (SpecError, MissingEmbeddedModel) as error:
+            raise pytest.UsageError(f"{option}={text}: {error}") from None
+        specs.append(spec)
+    config.stash[CONFIG_KEY] = harness_config
+    config.stash[SPECS_KEY] = (specs[0], specs[1])
+
+
+def _load_config(config: pytest.Config) -> HarnessConfig:
+    try:
+        harness_config = HarnessConfig.load(Path(config.rootpath))
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+    if cache_dir := config.getoption("--cache-dir"):
+        harness_config = _with_cache_dir(harness_config, Path(config.invocation_params.dir, cache_dir).resolve())
+    return harness_config
+
+
+def _with_cache_dir(config: HarnessConfig, cache_dir: Path) -> HarnessConfig:
+    from dataclasses import replace
+
+    return replace(config, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
+    """`[tool.harness]` from pyproject.toml, with command-line overrides applied."""
+    return pytestconfig.stash[CONFIG_KEY]
+
+
+@pytest.fixture(scope="session")
+def generation_cache(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Iterator[GenerationCache]:
+    """The SQLite generation cache shared by every suite, run and xdist worker."""
+    cache = GenerationCache(harness_config.cache_dir / CACHE_FILE, enabled=not pytestconfig.getoption("--no-cache"))
+    yield cache
+    cache.close()
+
+
+@pytest.fixture(scope="session")
+def _model_pair(
+    pytestconfig: pytest.Config, harness_config: HarnessConfig, generation_cache: GenerationCache
+) -> tuple[Model, Model]:
+    from harness.models.resolve import ModelFactory
+
+    factory = ModelFactory(harness_config, generation_cache, _visible_progress(pytestconfig))
+    model_spec, baseline_spec = pytestconfig.stash[SPECS_KEY]
+    built = factory.build_all([model_spec, baseline_spec])
+    return built[0], built[1]
+
+
+@pytest.fixture(scope="session")
+def model(_model_pair: tuple[Model, Model]) -> Model:
+    """The model under test (`--model`). Weights load lazily, on the first uncached request."""
+    return _model_pair[0]
+
+
+@pytest.fixture(scope="session")
+def baseline(_model_pair: tuple[Model, Model]) -> Model:
+    """The model to compare against (`--baseline`). For a peft model on the same base, it is the same
+    loaded weights with the adapter switched off."""
+    return _model_pair[1]
+
+
+def _visible_progress(config: pytest.Config) -> ProgressFactory:
+    """Progress bars that show through pytest's output capture (none on xdist workers, whose output
+    the controller does not stream)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is None or hasattr(config, "workerinput"):
+        return no_progress
+
+    @contextmanager
+    def progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
+        if total < MIN_TOTAL_FOR_BAR:
+            yield lambda n: None
+            return
+        from tqdm import tqdm
+
+        with capture.global_and_fixture_disabled():
+            bar = tqdm(total=total, desc=description, file=sys.stderr, leave=False)
+
+        def advance(n: int) -> None:
+            with capture.global_and_fixture_disabled():
+                bar.update(n)
+
+        try:
+            yield advance
+        finally:
+            with capture.global_and_fixture_disabled():
+                bar.close()
+
+    return progress
