@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
@@ -56,10 +58,10 @@ class GenerationCache:
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         if not self.enabled or not keys:
             return {}
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Any] = {}
         with self._lock:
             conn = self._connection()
             for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
@@ -128,9 +130,12 @@ class GenerationCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            # Switching a new file to WAL ignores the busy timeout, so workers opening it at the same
+            # moment would fail with "database is locked": they take turns setting it up.
+            with FileLock(f"{self.path}.setup.lock"):
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(_SCHEMA)
             conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across process crashes
-            conn.executescript(_SCHEMA)
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 

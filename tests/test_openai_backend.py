@@ -86,7 +86,8 @@ def test_temperature_zero_is_deterministic(live: LlamaServer, tmp_path: Path) ->
 
 
 def test_concurrent_requests_match_sequential_ones(live: LlamaServer, tmp_path: Path) -> None:
-    prompts = [f"Give one word that rhymes with {word}." for word in "cat dog sun tree blue red go sky".split()]
+    words = ["cat", "dog", "sun", "tree", "blue", "red", "go", "sky"]
+    prompts = [f"Give one word that rhymes with {word}." for word in words]
     concurrent = model_for(live.base_url, uncached(tmp_path), replace(FAST, concurrency=4)).generate(prompts)
     sequential = model_for(live.base_url, uncached(tmp_path), replace(FAST, concurrency=1)).generate(prompts)
     assert len(concurrent) == len(prompts)
@@ -97,15 +98,22 @@ def test_retries_until_a_restarted_server_answers(live: LlamaServer, tmp_path: P
     patient = replace(FAST, max_retries=8, backoff_s=0.5, backoff_max_s=1.0)
     model = model_for(live.base_url, GenerationCache(tmp_path / "c.sqlite"), patient)
     live.stop()
-    outcome: dict[str, object] = {}
-    worker = threading.Thread(target=lambda: outcome.update(answers=model.generate(PROMPTS[:1])))
+    outcome: list[object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(model.generate(PROMPTS[:1]))
+        except Exception as exc:  # handed to the main thread, which reports it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call)
     worker.start()
     time.sleep(1.5)
-    assert worker.is_alive(), "generate returned while the server was down"
+    assert worker.is_alive(), f"generate returned while the server was down: {outcome}"
     live.start()
     worker.join(timeout=60)
-    answers = outcome["answers"]
-    assert isinstance(answers, list) and answers[0].text.strip()
+    assert outcome and isinstance(outcome[0], list), f"generate did not recover: {outcome}"
+    assert outcome[0][0].text.strip()
 
 
 def test_server_down_fails_fast_with_url_and_attempts_and_caches_nothing(
@@ -131,7 +139,9 @@ def test_server_down_fails_fast_with_url_and_attempts_and_caches_nothing(
         ("/v1", "hello " * 3000, "HTTP 400"),  # past n_ctx: 400 context_length_exceeded
     ],
 )
-def test_client_errors_fail_at_once(live: LlamaServer, tmp_path: Path, path: str, prompt: str, status: str) -> None:
+def test_client_errors_fail_at_once(
+    live: LlamaServer, tmp_path: Path, path: str, prompt: str, status: str
+) -> None:
     slow_retries = replace(FAST, max_retries=5, backoff_s=5.0, backoff_max_s=5.0)
     model = model_for(f"http://127.0.0.1:{live.port}{path}", uncached(tmp_path), slow_retries)
     start = time.monotonic()

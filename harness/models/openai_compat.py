@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from harness.config import OpenAISettings
 from harness.models.base import Completion, ModelError, Params, ProgressFactory, Prompt, as_messages
@@ -91,7 +92,7 @@ class OpenAIBackend:
             start = time.perf_counter()
             try:
                 response = self._client.chat.completions.create(
-                    model=self.spec.model, messages=as_messages(prompt), **_request_params(params)
+                    model=self.spec.model, messages=_messages(prompt), **_request_params(params)
                 )
             except openai.APIStatusError as exc:
                 if not _retryable_status(exc.status_code):
@@ -109,7 +110,7 @@ class OpenAIBackend:
         ) from None
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.settings.backoff_s * 2**attempt, self.settings.backoff_max_s)
+        delay = min(self.settings.backoff_s * 2.0**attempt, self.settings.backoff_max_s)
         return delay * random.uniform(1.0, 1.1)  # jitter: concurrent retries do not hit the server in step
 
     def _completion(self, index: int, response: Any, latency_s: float) -> Completion:
@@ -135,7 +136,7 @@ class OpenAIBackend:
         hint = {
             401: f"check the API key in ${self.spec.key_env}",
             403: f"check the API key in ${self.spec.key_env} and its permissions",
-            404: f"check the base URL (it usually ends in /v1) and that the server serves {self.spec.model!r}",
+            404: f"check the base URL (usually ending in /v1) and that the server serves {self.spec.model!r}",
         }.get(status, "fix the request or the server; retrying would not help")
         return (
             f"{self.label}: request #{index} rejected with HTTP {status} "
@@ -154,6 +155,11 @@ def _request_params(params: Params) -> dict[str, Any]:
     """The harness's parameter names mapped to the chat-completions API's; absent ones are not sent."""
     names = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "seed": "seed"}
     return {api: params[ours] for ours, api in names.items() if params.get(ours) is not None}
+
+
+def _messages(prompt: Prompt) -> list[ChatCompletionMessageParam]:
+    """The prompt as chat turns; roles are passed through and checked by the server, not here."""
+    return cast(list[ChatCompletionMessageParam], as_messages(prompt))
 
 
 def _retryable_status(status: int) -> bool:

@@ -1,0 +1,54 @@
+"""Shared fixtures for the harness's own tests: tiny in-process models and fresh caches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.cache import GenerationCache
+from harness.config import HarnessConfig, default_cache_dir
+from tests.tiny_models import build_tiny_adapter, build_tiny_model
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    return build_tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("tiny-lora"))
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> GenerationCache:
+    cache = GenerationCache(tmp_path / "cache" / "generations.sqlite")
+    yield cache
+    cache.close()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> HarnessConfig:
+    return HarnessConfig(root=tmp_path, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def shared_models_dir() -> Path:
+    """Where the embedded SmolLM2 is materialised for all tests: the user's default cache, so it is
+    written once per machine, not once per test."""
+    path = default_cache_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def fresh_cache_dir(tmp_path: Path, shared_models_dir: Path) -> Path:
+    """An empty generation cache dir that reuses the already materialised embedded model."""
+    cache_dir = tmp_path / "harness-cache"
+    cache_dir.mkdir()
+    os.symlink(shared_models_dir, cache_dir / "models")
+    return cache_dir
