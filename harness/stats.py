@@ -170,6 +170,7 @@ def non_inferior(
     pairing correlation φ (with his n/2 continuity adjustment of φ). Preferred to the paired Wald interval,
     which collapses to zero width when the models never disagree and so claims certainty from luck.
     Matches Fagerland, Lydersen & Laake (2017), ch. 8, to four decimals (see tests/test_stats.py).
+    `confidence` is two-sided, as CONSORT reports non-inferiority: 0.95 makes `lower` a 97.5% bound.
     """
     if not 0.0 <= margin < 1.0:
         raise ValueError(f"margin is an absolute pass-rate difference in [0, 1), got {margin!r} (e.g. 0.02)")
@@ -191,11 +192,11 @@ def _newcombe_phi(a: int, b: int, c: int, d: int) -> float:
     product = (a + b) * (c + d) * (a + c) * (b + d)
     if product == 0:
         return 0.0
-    numerator = a * d - b * c
+    numerator: float = a * d - b * c
     if numerator > n / 2:
         numerator -= n / 2
     elif numerator >= 0:
-        numerator = 0
+        numerator = 0.0
     return numerator / math.sqrt(product)
 
 
@@ -228,3 +229,15 @@ def holm_adjusted(p_values: Sequence[float]) -> list[float]:
     adjusted = np.empty_like(p)
     adjusted[order] = np.minimum(scaled, 1.0)
     return adjusted.tolist()
+
+
+def binomial_p_below(successes: int, n: int, floor: float) -> float:
+    """One-sided exact p-value for "the true rate is at least `floor`", given successes out of n.
+
+    Small means the observed rate is significantly below the floor. Used for per-slice floors, where
+    slices are too small for "significantly above" to ever hold."""
+    if n <= 0:
+        raise ValueError("binomial_p_below needs n > 0")
+    from scipy.stats import binomtest
+
+    return float(binomtest(successes, n, floor, alternative="less").pvalue)

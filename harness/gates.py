@@ -1,0 +1,245 @@
+"""Gates: thresholds with statistical confidence. A suite calls them; the exit code is the decision.
+
+    gate.at_least("banking77.accuracy", correct, 0.85, cases=cases, outputs=answers)
+    gate.no_regression("regression.pass", candidate_ok, baseline_ok, max_drop=0.05, cases=cases)
+
+A gate computes its value and 95% interval, compares with the threshold from `[tool.harness.gates]`
+(which wins over the suite's default), records everything (per-case outcomes included) for the run's
+report, and raises `GateFailure` with a message that says what failed, by how much and where to look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness import stats
+
+
+class GateFailure(AssertionError):
+    """A gate did not pass. An AssertionError, so pytest reports it as an ordinary test failure."""
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """`[tool.harness.gates]`: thresholds by gate name, plus how gates decide."""
+
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    mode: str = "lower_bound"  # "lower_bound": the 95% lower bound must clear the bar; "point": the value must
+    confidence: float = 0.95
+    alpha: float = 0.05  # significance for "candidate is worse" (McNemar) and slice floors (Holm)
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> GateSettings:
+        options = {k: table[k] for k in ("mode", "confidence", "alpha") if k in table}
+        thresholds = {k: float(v) for k, v in table.items() if k not in options}
+        if options.get("mode", "lower_bound") not in ("lower_bound", "point"):
+            raise ValueError(f"[tool.harness.gates] mode = {options['mode']!r}: use 'lower_bound' or 'point'")
+        return cls(thresholds=thresholds, **options)
+
+    def threshold(self, name: str, default: float | None) -> float:
+        if name in self.thresholds:
+            return self.thresholds[name]
+        if default is None:
+            raise ValueError(f"gate {name!r} has no threshold: pass one or set \"{name}\" in [tool.harness.gates]")
+        return default
+
+
+@dataclass
+class CaseOutcome:
+    id: str
+    passed: bool | None
+    score: float
+    input: Any = None
+    output: str | None = None
+    expected: Any = None
+    baseline_output: str | None = None
+    baseline_passed: bool | None = None
+    latency_s: float | None = None
+
+
+@dataclass
+class GateResult:
+    name: str
+    kind: str
+    value: float
+    interval: tuple[float, float]
+    threshold: float
+    passed: bool
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    cases: list[CaseOutcome] = field(default_factory=list)
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Recorder = Callable[[GateResult], None]
+
+
+class _State:
+    """Where gates read settings and send results. The plugin installs the session's; library use
+    outside pytest gets defaults and no recording."""
+
+    settings = GateSettings()
+    record: Recorder = staticmethod(lambda result: None)  # type: ignore[assignment]
+    report_hint: str = ""
+
+
+def configure(settings: GateSettings, record: Recorder, report_hint: str = "") -> None:
+    _State.settings, _State.record, _State.report_hint = settings, record, report_hint  # type: ignore[assignment]
+
+
+def at_least(
+    name: str,
+    values: Sequence[bool] | Sequence[float],
+    threshold: float | None = None,
+    *,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+    predictions: Sequence[str] | None = None,
+) -> GateResult:
+    """Pass when the mean of `values` clears the threshold: its lower confidence bound in lower_bound mode
+    (Wilson for pass/fail, bootstrap for scores), the value itself in point mode."""
+    settings = _State.settings
+    bar = settings.threshold(name, threshold)
+    if not values:
+        raise ValueError(f"gate {name!r} got no values: is the golden set empty?")
+    value, interval = _mean_and_interval(values, settings.confidence)
+    judged = interval[0] if settings.mode == "lower_bound" else value
+    outcomes = _outcomes(values, cases, outputs)
+    passed = judged >= bar
+    wrong = [o for o in outcomes if not o.passed]
+    message = (
+        f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] {'>=' if passed else '<'} {bar:g} "
+        f"({len(wrong)}/{len(outcomes)} wrong{_worst(wrong, predictions, outcomes)})"
+    )
+    return _finish(GateResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes))
+
+
+def no_regression(
+    name: str,
+    candidate: Sequence[bool],
+    baseline: Sequence[bool],
+    max_drop: float | None = 0.05,
+    *,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+    baseline_outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """Among the cases the baseline passes, fail if more than `max_drop` of them are lost, or if McNemar's
+    exact test says the candidate is significantly worse than the baseline (alpha from config)."""
+    settings = _State.settings
+    bar = settings.threshold(name, max_drop)
+    if len(candidate) != len(baseline):
+        raise ValueError(f"gate {name!r}: {len(candidate)} candidate vs {len(baseline)} baseline outcomes")
+    kept_by_baseline = sum(baseline)
+    lost = sum(b and not c for c, b in zip(candidate, baseline, strict=True))
+    gained = sum(c and not b for c, b in zip(candidate, baseline, strict=True))
+    drop = lost / kept_by_baseline if kept_by_baseline else 0.0
+    test = stats.mcnemar_exact(candidate, baseline)
+    interval = stats.wilson_interval(lost, kept_by_baseline, settings.confidence) if kept_by_baseline else (0.0, 0.0)
+    significantly_worse = test.p_worse < settings.alpha
+    passed = drop <= bar and not significantly_worse
+    message = (
+        f"{name}: lost {lost}/{kept_by_baseline} baseline passes ({drop:.1%}, max {bar:.1%}), gained {gained}; "
+        f"McNemar p(worse)={test.p_worse:.3g} {'<' if significantly_worse else '>='} alpha {settings.alpha:g}"
+    )
+    outcomes = _outcomes(candidate, cases, outputs)
+    for outcome, base_ok, base_out in zip(outcomes, baseline, baseline_outputs or [None] * len(outcomes), strict=True):
+        outcome.baseline_passed, outcome.baseline_output = bool(base_ok), _text(base_out)
+    details = {"lost": lost, "gained": gained, "baseline_passes": kept_by_baseline, "p_worse": test.p_worse,
+               "p_value": test.p_value}  # fmt: skip
+    return _finish(GateResult(name, "no_regression", drop, interval, bar, passed, message, details, outcomes))
+
+
+def slices_at_least(
+    name: str,
+    values: Sequence[bool],
+    tags: Sequence[str],
+    floor: float | None = None,
+    *,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """A floor per slice (e.g. recall per intent). Small slices are noisy, so a slice fails only when it
+    is significantly below the floor (exact binomial test, Holm-corrected across slices)."""
+    settings = _State.settings
+    bar = settings.threshold(name, floor)
+    slices: dict[str, list[bool]] = {}
+    for tag, ok in zip(tags, values, strict=True):
+        slices.setdefault(tag, []).append(bool(ok))
+    names = sorted(slices)
+    p_values = [stats.binomial_p_below(sum(slices[s]), len(slices[s]), bar) for s in names]
+    failing = [s for s, rejected in zip(names, stats.holm(p_values, settings.alpha), strict=True) if rejected]
+    rates = {s: sum(slices[s]) / len(slices[s]) for s in names}
+    worst = min(rates.values())
+    passed = not failing
+    listed = ", ".join(f"{s} {rates[s]:.2f}" for s in failing[:5]) + (", …" if len(failing) > 5 else "")
+    message = (
+        f"{name}: {len(failing)}/{len(names)} slices significantly below {bar:g} (Holm, alpha {settings.alpha:g})"
+        + (f": {listed}" if failing else f"; lowest slice {worst:.2f}")
+    )
+    details = {"slices": rates, "failing": failing}
+    return _finish(GateResult(name, "slices_at_least", worst, (worst, worst), bar, passed, message, details,
+                              _outcomes(values, cases, outputs)))  # fmt: skip
+
+
+def _finish(result: GateResult) -> GateResult:
+    _State.record(result)
+    if not result.passed:
+        hint = f"; report: {_State.report_hint}" if _State.report_hint else ""
+        raise GateFailure(result.message + hint)
+    return result
+
+
+def _mean_and_interval(values: Sequence[bool] | Sequence[float], confidence: float) -> tuple[float, tuple[float, float]]:
+    if all(isinstance(v, bool) for v in values):
+        successes = sum(bool(v) for v in values)
+        return successes / len(values), stats.wilson_interval(successes, len(values), confidence)
+    floats = [float(v) for v in values]
+    return sum(floats) / len(floats), stats.bootstrap_mean_interval(floats, confidence)
+
+
+def _outcomes(values: Sequence[Any], cases: Sequence[Any] | None, outputs: Sequence[Any] | None) -> list[CaseOutcome]:
+    cases = cases or [None] * len(values)
+    outputs = outputs or [None] * len(values)
+    return [
+        CaseOutcome(
+            id=str(getattr(case, "id", i)),
+            passed=bool(v) if isinstance(v, bool) else None,
+            score=float(v),
+            input=_input_of(case),
+            output=_text(out),
+            expected=getattr(case, "expected", None),
+            latency_s=getattr(out, "latency_s", None),
+        )
+        for i, (v, case, out) in enumerate(zip(values, cases, outputs, strict=True))
+    ]
+
+
+def _worst(wrong: list[CaseOutcome], predictions: Sequence[str] | None, outcomes: list[CaseOutcome]) -> str:
+    if not wrong:
+        return ""
+    shown = []
+    for outcome in wrong[:3]:
+        got = outcome.output if predictions is None else predictions[outcomes.index(outcome)]
+        shown.append(f"#{outcome.id} {outcome.expected}→{_short(got)}")
+    return "; worst: " + ", ".join(shown) + (", …" if len(wrong) > 3 else "")
+
+
+def _input_of(case: Any) -> Any:
+    if case is None:
+        return None
+    messages = getattr(case, "messages", None)
+    return messages[-1]["content"] if messages else getattr(case, "input", None)
+
+
+def _text(output: Any) -> str | None:
+    return None if output is None else str(output)
+
+
+def _short(text: str | None, limit: int = 40) -> str:
+    text = (text or "").strip().replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

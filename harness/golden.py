@@ -1,0 +1,306 @@
+"""Golden sets: the frozen cases every suite scores a model on.
+
+A set is `golden/<name>/cases.jsonl`, one `GoldenCase` per line. Golden sets are written by hand, so
+loading checks the whole file and reports every problem at once, each as `path:line: what — how to
+fix`: a fix-one-rerun-find-the-next loop over 400 lines wastes an afternoon. Freezing (golden.lock)
+lives in `golden_lock.py`; turning a user's CSV/JSONL table into cases, in `golden_table.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+    with_config,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
+
+CASES_FILE = "cases.jsonl"
+Problem: TypeAlias = tuple[int, str]
+"""(1-based line number, `what — how to fix`)."""
+_SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_JSON_TYPE = {str: "a string", int: "a number", float: "a number", bool: "true/false",
+              type(None): "null", dict: "an object", list: "an array"}  # fmt: skip
+_PYDANTIC_TYPE = {"string_type": "a string", "list_type": "an array", "dict_type": "an object"}
+_MISSING_HINT = {
+    "id": 'add a unique id such as "myset-0001"',
+    "expected": "add the expected label (or reference text / check spec)",
+    "role": "add role: system, user or assistant",
+    "content": "add the message text",
+}
+
+
+class GoldenError(ValueError):
+    """A golden set or table is malformed; `problems` holds one `path:line: what — fix` per problem."""
+
+    def __init__(self, problems: Sequence[str], headline: str | None = None) -> None:
+        self.problems = list(problems)
+        if headline or len(self.problems) > 1:
+            head = headline or f"{len(self.problems)} problems in golden cases:"
+            super().__init__("\n  ".join([head, *self.problems]))
+        else:
+            super().__init__(self.problems[0] if self.problems else "invalid golden cases")
+
+    @classmethod
+    def in_file(cls, path: Path, problems: Iterable[Problem]) -> GoldenError:
+        """`path:line: message` for each (line, message), in line order."""
+        shown = display_path(path)
+        return cls([f"{shown}:{line}: {message}" for line, message in sorted(problems, key=lambda p: p[0])])
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "is empty — write the text (whitespace alone does not count)")
+    return value
+
+
+Text: TypeAlias = Annotated[str, AfterValidator(_non_blank)]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ChatMessage(TypedDict):
+    """One chat turn in OpenAI format. A plain dict, so a case's messages go to any model as they are."""
+
+    role: Literal["system", "user", "assistant"]
+    content: Text
+
+
+Expected: TypeAlias = str | dict[str, Any] | list[dict[str, Any]]
+"""A label or reference text; a dict (a JSON schema, or a check spec such as
+{"check": "bullet_count", "n": 3}); or a list of check dicts that must all pass."""
+
+
+class GoldenCase(BaseModel):
+    """One golden case: what to send to the model (`messages` or `input`) and what counts as right."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Text
+    messages: Annotated[list[ChatMessage], Field(min_length=1)] | None = None
+    input: Text | None = None
+    expected: Expected
+    tags: list[Text] = Field(default_factory=list)
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _expected_shape(cls, value: Any) -> Any:
+        """One readable error instead of pydantic's one-per-union-branch."""
+        if isinstance(value, str) and not value.strip():
+            raise PydanticCustomError("blank", "is empty — add the expected label")
+        if isinstance(value, list) and value:
+            bad = [str(i) for i, item in enumerate(value) if not _is_check(item)]
+            if not bad:
+                return value
+            example = '{"check": "json_valid"}'
+            why = f"has item(s) {', '.join(bad)} that are not check objects — give each one, e.g. {example}"
+            raise PydanticCustomError("shape", "{why}", {"why": why})
+        if isinstance(value, str) or (isinstance(value, dict) and value):
+            return value
+        why = (
+            'must be a label string, an object (JSON schema or check spec such as {"check": "bullet_count",'
+            f' "n": 3}}) or a non-empty array of check objects, got {_json_type(value)} — fix the value'
+        )
+        raise PydanticCustomError("shape", "{why}", {"why": why})
+
+    @model_validator(mode="after")
+    def _one_prompt_ending_on_user(self) -> GoldenCase:
+        if (self.messages is None) == (self.input is None):
+            has = "both" if self.input is not None else "neither"
+            why = f"case has {has} of 'messages' and 'input' — give exactly one: a chat or a plain string"
+            raise PydanticCustomError("prompt", "{why}", {"why": why})
+        if self.messages is not None and self.messages[-1]["role"] != "user":
+            role, last = self.messages[-1]["role"], len(self.messages) - 1
+            why = (
+                f"conversation ends on role '{role}' (messages.{last}) but must end on a user turn "
+                "for the model to answer — drop the final turn or put it in 'expected'"
+            )
+            raise PydanticCustomError("ends_on_user", "{why}", {"why": why})
+        return self
+
+    def prompt(self) -> str | list[ChatMessage]:
+        """What to send to a model: the chat, or the plain input (which backends send as one user turn)."""
+        if self.messages is not None:
+            return self.messages
+        assert self.input is not None  # guaranteed by _one_prompt_ending_on_user
+        return self.input
+
+    @property
+    def messages_or_input(self) -> str | list[ChatMessage]:
+        return self.prompt()
+
+    def to_json_line(self) -> str:
+        """The case as one JSONL line (no newline), leaving out absent fields so files stay diffable."""
+        data = self.model_dump(exclude_none=True)
+        if not data["tags"]:
+            del data["tags"]
+        return json.dumps(data, ensure_ascii=False)
+
+
+def _is_check(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("check"), str)
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it is below it, so messages match what users type."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+
+def set_path(root: Path, name: str) -> Path:
+    """`<root>/<name>/cases.jsonl`; the name is checked so it cannot point outside the root."""
+    if not _SET_NAME.fullmatch(name):
+        raise GoldenError([f"golden set name {name!r} is invalid — use letters, digits, '_', '-', '.'"])
+    return root / name / CASES_FILE
+
+
+def list_sets(root: Path) -> list[str]:
+    return sorted(path.parent.name for path in root.glob(f"*/{CASES_FILE}"))
+
+
+def load_set(root: Path, name: str) -> list[GoldenCase]:
+    """The cases of golden set `name` under `root` (normally `<repo>/golden`), all validated."""
+    path = set_path(root, name)
+    if not path.is_file():
+        available = ", ".join(list_sets(root)) or "none"
+        fix = f"create it with `harness golden add {name} --from FILE`"
+        problem = f"{display_path(path)}: golden set '{name}' not found (sets: {available}) — {fix}"
+        raise GoldenError([problem])
+    return load_file(path)
+
+
+def load_file(path: Path) -> list[GoldenCase]:
+    """Every case in a JSONL file; raises GoldenError listing all problems in the file."""
+    rows, problems = read_jsonl(path)
+    cases, invalid = validate_rows(rows, _field_label)
+    if not rows and not problems:
+        raise GoldenError([f"{display_path(path)}: no cases — add one JSON object per line"])
+    if problems or invalid:
+        raise GoldenError.in_file(path, problems + invalid)
+    return cases
+
+
+def read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    """(line number, object) per non-blank line, plus a problem per line that is not a JSON object.
+
+    Splits on "\\n" only: str.splitlines() would also split on U+2028 and friends inside JSON strings.
+    """
+    shown = display_path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise GoldenError([f"{shown}: file not found — check the path"]) from None
+    except UnicodeDecodeError as exc:
+        problem = f"{shown}: not UTF-8 ({exc.reason} at byte {exc.start}) — save it as UTF-8"
+        raise GoldenError([problem]) from None
+    rows: list[tuple[int, dict[str, Any]]] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fix = "each non-blank line must be one complete JSON object"
+            problems.append((number, f"invalid JSON: {exc.msg} (column {exc.colno}) — {fix}"))
+            continue
+        if not isinstance(obj, dict):
+            fix = 'write one case per line as {"id": ..., "expected": ...}'
+            problems.append((number, f"expected a JSON object, got {_json_type(obj)} — {fix}"))
+            continue
+        rows.append((number, obj))
+    return rows, problems
+
+
+FieldLabel: TypeAlias = Callable[[tuple[int | str, ...]], str]
+
+
+def _field_label(loc: tuple[int | str, ...]) -> str:
+    return "field '" + ".".join(str(part) for part in loc) + "'"
+
+
+def validate_rows(
+    rows: Iterable[tuple[int, Mapping[str, Any]]], label: FieldLabel = _field_label
+) -> tuple[list[GoldenCase], list[Problem]]:
+    """The valid cases, and every problem (field errors, duplicate ids) in the rest."""
+    cases: list[GoldenCase] = []
+    problems: list[Problem] = []
+    first_line: dict[str, int] = {}
+    for number, row in rows:
+        case_id = row.get("id")
+        if isinstance(case_id, str) and case_id in first_line:
+            first, fix = first_line[case_id], "rename one: ids must be unique within a set"
+            problems.append((number, f"duplicate id '{case_id}' (also on line {first}) — {fix}"))
+        elif isinstance(case_id, str):
+            first_line[case_id] = number
+        try:
+            cases.append(GoldenCase.model_validate(row))
+        except ValidationError as exc:
+            problems.extend((number, _describe(err, label)) for err in exc.errors())
+    return cases, problems
+
+
+def _describe(err: ErrorDetails, label: FieldLabel) -> str:
+    """One pydantic error as `what — how to fix`, naming the field by its dotted path."""
+    loc, kind = err["loc"], err["type"]
+    if not loc:  # model-level checks write the whole sentence themselves
+        return err["msg"]
+    name = label(loc)
+    if kind == "missing":
+        return f"{name} missing — {_MISSING_HINT.get(str(loc[-1]), 'add it')}"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(GoldenCase.model_fields) if len(loc) == 1 else "role, content"
+        return f"unknown {name} — remove it or fix its spelling (allowed: {allowed})"
+    if kind == "literal_error":
+        return f"{name} is {err['input']!r} — use one of {err.get('ctx', {}).get('expected')}"
+    if kind.endswith("_type"):
+        wanted = _PYDANTIC_TYPE.get(kind, "an object")
+        return f"{name} must be {wanted}, got {_json_type(err['input'])} — fix the value"
+    if kind == "too_short":
+        return f"{name} is empty — add at least one user turn"
+    return f"{name} {err['msg']}"
+
+
+def append_cases(root: Path, set_name: str, cases: Sequence[GoldenCase]) -> Path:
+    """Append `cases` to `<root>/<set_name>/cases.jsonl` (created if absent); refuses ids already used.
+
+    The existing file is validated first, so a broken set is never appended to.
+    """
+    path = set_path(root, set_name)
+    taken = {case.id for case in load_file(path)} if path.is_file() else set()
+    clashes: list[str] = []
+    for case in cases:
+        if case.id in taken:
+            clashes.append(case.id)
+        taken.add(case.id)
+    if clashes:
+        shown = ", ".join(clashes[:10]) + (" …" if len(clashes) > 10 else "")
+        fix = "rename them, or leave out the id column to get fresh ids"
+        raise GoldenError([f"{display_path(path)}: {len(clashes)} id(s) already taken: {shown} — {fix}"])
+    if not cases:
+        return path  # an empty file would not load: "no cases"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    needs_newline = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    with path.open("a", encoding="utf-8", newline="\n") as f:
+        f.write(("\n" if needs_newline else "") + "".join(case.to_json_line() + "\n" for case in cases))
+    return path

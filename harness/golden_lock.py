@@ -1,0 +1,172 @@
+"""Freezing golden sets: `golden/golden.lock` pins the sha256 of every set.
+
+A score only means something on known cases. The lock records each `*.jsonl` under the golden root
+(sha256, case count, when it was frozen) and one combined `lock_hash`, so a run can say exactly which
+golden version it scored, and an edited set fails loudly until someone re-freezes it on purpose, with a
+reason that lands in code review. `lock_hash` is the sha256 of `sha256sum`-style lines ("<hash>  <path>"
+sorted by path), so file names count too and it can be recomputed with coreutils:
+`cd golden && sha256sum $(find * -name '*.jsonl' | LC_ALL=C sort) | sha256sum`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.golden import GoldenError, display_path, load_file
+
+LOCK_FILE = "golden.lock"
+LOCK_VERSION = 1
+REFREEZE = 'harness golden freeze --reason "why"'
+
+
+@dataclass(frozen=True)
+class FrozenFile:
+    sha256: str
+    cases: int
+    frozen_at: str
+    """UTC ISO time this file's current content was first frozen; kept when a re-freeze leaves it as is."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    reason: str
+    frozen_at: str
+    lock_hash: str
+    files: dict[str, FrozenFile]
+    """Keyed by POSIX path relative to the golden root, e.g. "banking77/cases.jsonl"."""
+
+    def to_json(self) -> str:
+        """Stable key order and indentation, so a re-freeze diffs line by line in review."""
+        data = {**asdict(self), "version": LOCK_VERSION}
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> Lock:
+        shown, fix = display_path(path), f"restore it from version control, or re-freeze with `{REFREEZE}`"
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+            files = {name: FrozenFile(**entry) for name, entry in data["files"].items()}
+            lock = cls(data["reason"], data["frozen_at"], data["lock_hash"], files)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise GoldenError([f"{shown}: unreadable lock ({type(exc).__name__}: {exc}) — {fix}"]) from None
+        if lock.lock_hash != _combine({name: entry.sha256 for name, entry in files.items()}):
+            raise GoldenError([f"{shown}: lock_hash does not match its file hashes (hand-edited?) — {fix}"])
+        return lock
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    """How the golden sets on disk compare with golden.lock. Paths are relative to the golden root."""
+
+    ok: bool
+    lock_hash: str
+    """The combined hash of the files on disk now: what a run records as the golden version it used."""
+    lock_path: Path
+    locked: Lock | None = None
+    changed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def explain(self) -> str:
+        """One message for a failing run: which files, and how to re-freeze on purpose."""
+        lock = display_path(self.lock_path)
+        if self.ok:
+            return f"golden sets match {lock} (lock_hash {self.lock_hash[:12]})"
+        if self.locked is None:
+            sets = ", ".join(self.added) or "none yet"
+            return f"no golden lock at {lock} (unfrozen sets: {sets}) — create it with `{REFREEZE}`"
+        lines = [f"golden sets differ from {lock} (frozen {self.locked.frozen_at}: {self.locked.reason!r}):"]
+        for kind, names in (("changed", self.changed), ("added", self.added), ("removed", self.removed)):
+            lines += [f"  {kind}: {name}" for name in names]
+        lines += [
+            "Scores are only comparable on frozen cases. If this edit is on purpose, re-freeze and commit",
+            f"the lock: `{REFREEZE}`; otherwise restore the files from version control.",
+        ]
+        return "\n".join(lines)
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every `*.jsonl` under root (hidden directories skipped), by relative POSIX path."""
+    paths = (p for p in root.rglob("*.jsonl") if p.is_file())
+    relative = (p.relative_to(root) for p in paths)
+    return {
+        rel.as_posix(): hashlib.sha256((root / rel).read_bytes()).hexdigest()
+        for rel in sorted(relative)
+        if not any(part.startswith(".") for part in rel.parts)
+    }
+
+
+def lock_hash(root: Path) -> str:
+    """The combined hash of the golden sets under root as they are on disk now."""
+    return _combine(file_hashes(root))
+
+
+def _combine(hashes: dict[str, str]) -> str:
+    lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(hashes.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def freeze(root: Path, reason: str) -> Lock:
+    """Validate every set under root, then write golden.lock; refuses invalid cases and an empty reason."""
+    if not reason.strip():
+        raise GoldenError(['freeze needs a reason — say why the sets changed: --reason "add refund cases"'])
+    hashes = file_hashes(root)
+    if not hashes:
+        fix = "add one with `harness golden add SET --from FILE`"
+        raise GoldenError([f"{display_path(root)}: no *.jsonl golden sets to freeze — {fix}"])
+    counts: dict[str, int] = {}
+    problems: list[str] = []
+    for name in hashes:
+        try:
+            counts[name] = len(load_file(root / name))
+        except GoldenError as exc:
+            problems += exc.problems
+    if problems:
+        raise GoldenError(problems, headline="refusing to freeze invalid golden cases — fix these first:")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    previous = _previous_files(root / LOCK_FILE)
+    files = {
+        name: FrozenFile(digest, counts[name], _kept_time(previous.get(name), digest) or now)
+        for name, digest in hashes.items()
+    }
+    lock = Lock(reason=reason.strip(), frozen_at=now, lock_hash=_combine(hashes), files=files)
+    _write_atomically(root / LOCK_FILE, lock.to_json())
+    return lock
+
+
+def verify(root: Path) -> LockStatus:
+    """Compare the sets on disk with golden.lock; `explain()` on the result says what to do."""
+    path, hashes = root / LOCK_FILE, file_hashes(root)
+    current = _combine(hashes)
+    if not path.is_file():
+        return LockStatus(ok=False, lock_hash=current, lock_path=path, added=sorted(hashes))
+    lock = Lock.read(path)
+    changed = [n for n in hashes if n in lock.files and lock.files[n].sha256 != hashes[n]]
+    added = [n for n in hashes if n not in lock.files]
+    removed = sorted(n for n in lock.files if n not in hashes)
+    ok = not (changed or added or removed)
+    return LockStatus(ok, current, path, lock, changed=changed, added=added, removed=removed)
+
+
+def _previous_files(path: Path) -> dict[str, FrozenFile]:
+    """The last lock's entries, to keep freeze times of unchanged files; a broken lock is replaced."""
+    try:
+        return Lock.read(path).files if path.is_file() else {}
+    except GoldenError:
+        return {}
+
+
+def _kept_time(previous: FrozenFile | None, digest: str) -> str | None:
+    return previous.frozen_at if previous is not None and previous.sha256 == digest else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
