@@ -24,7 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_suites(cache_dir: Path, extra: list[str]) -> tuple[float, str]:
-    command = [sys.executable, "-m", "pytest", "suites/", "--model=base", "-q", "-p", "no:cacheprovider", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/",
+        "--model=base",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env={**os.environ, "HARNESS_CACHE": str(cache_dir)},
                           capture_output=True, text=True)  # fmt: skip

@@ -46,8 +46,10 @@ def raw_generate(model: Any, tokenizer: Any, conversations: list[Any], batch_siz
         encoded = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True,
                             add_special_tokens=False)  # fmt: skip
         with torch.inference_mode():
-            output = model.generate(**encoded, max_new_tokens=max_new, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id, temperature=None, top_p=None, top_k=None)  # fmt: skip
+            output = model.generate(
+                **encoded, max_new_tokens=max_new, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                temperature=None, top_p=None, top_k=None,
+            )  # fmt: skip
         width = encoded["input_ids"].shape[1]
         answers += tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
     return answers

@@ -50,6 +50,12 @@ class HarnessConfig:
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+    gates: dict[str, Any] = field(default_factory=dict)
+    """`[tool.harness.gates]` as written: thresholds by gate name, plus mode / confidence / alpha."""
+
+    @property
+    def golden_dir(self) -> Path:
+        return self.root / "golden"
 
     @classmethod
     def load(cls, root: Path) -> HarnessConfig:
@@ -74,6 +80,7 @@ class HarnessConfig:
             generation=_dataclass_from(GenerationDefaults, table.get("generation", {}), source, "generation"),
             openai=_dataclass_from(OpenAISettings, table.get("openai", {}), source, "openai"),
             cache_dir=cache_dir,
+            gates=dict(table.get("gates", {})),
         )
 
 
@@ -111,8 +118,6 @@ def _dataclass_from(cls: type, table: Any, source: str, section: str) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or isinstance(value, bool):
-            raise ConfigError(
-                f"{source}: [tool.harness.{section}] {key} = {value!r} must be {expected.__name__}"
-            )
+            raise ConfigError(f"{source}: [tool.harness.{section}] {key} = {value!r} must be {expected.__name__}")
         values[key] = value
     return cls(**values)

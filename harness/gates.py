@@ -42,7 +42,7 @@ class GateSettings:
         if name in self.thresholds:
             return self.thresholds[name]
         if default is None:
-            raise ValueError(f"gate {name!r} has no threshold: pass one or set \"{name}\" in [tool.harness.gates]")
+            raise ValueError(f'gate {name!r} has no threshold: pass one or set "{name}" in [tool.harness.gates]')
         return default
 
 
@@ -115,7 +115,9 @@ def at_least(
         f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] {'>=' if passed else '<'} {bar:g} "
         f"({len(wrong)}/{len(outcomes)} wrong{_worst(wrong, predictions, outcomes)})"
     )
-    return _finish(GateResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes))
+    return _finish(
+        GateResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes)
+    )
 
 
 def no_regression(
@@ -194,7 +196,9 @@ def _finish(result: GateResult) -> GateResult:
     return result
 
 
-def _mean_and_interval(values: Sequence[bool] | Sequence[float], confidence: float) -> tuple[float, tuple[float, float]]:
+def _mean_and_interval(
+    values: Sequence[bool] | Sequence[float], confidence: float
+) -> tuple[float, tuple[float, float]]:
     if all(isinstance(v, bool) for v in values):
         successes = sum(bool(v) for v in values)
         return successes / len(values), stats.wilson_interval(successes, len(values), confidence)

@@ -112,9 +112,7 @@ def classification_report(
     if missing:
         raise ValueError(f"true labels {missing} are not in `labels`; add them or fix the golden set")
     pred = [label if label in known else OTHER for label in map(normalise_label, y_pred)]
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth, pred, labels=known, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=known, zero_division=0)
     matrix_labels = [*known, OTHER] if OTHER in pred else known
     with warnings.catch_warnings():  # sklearn warns on any 1×1 matrix, even though we pass `labels`
         warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
@@ -301,9 +299,7 @@ def ends_with(output: Output, suffix: str) -> bool:
 def number_equals(output: Output, value: float) -> bool:
     """The first number in the text equals `value`; "1,234.5" reads as 1234.5, "1,2" as 1."""
     found = _NUMBER.search(str(output))
-    return found is not None and math.isclose(
-        float(found.group().replace(",", "")), value, rel_tol=1e-12, abs_tol=1e-9
-    )
+    return found is not None and math.isclose(float(found.group().replace(",", "")), value, rel_tol=1e-12, abs_tol=1e-9)
 
 
 CHECKS: Mapping[str, Callable[..., bool]] = {
@@ -330,9 +326,7 @@ def run_check(output: Output, spec: Mapping[str, Any]) -> bool:
     args = {key: value for key, value in spec.items() if key != "check"}
     check = CHECKS.get(spec.get("check", ""))
     if check is None:
-        raise ValueError(
-            f"unknown check {spec.get('check')!r} in spec {dict(spec)}; valid: {', '.join(CHECKS)}"
-        )
+        raise ValueError(f"unknown check {spec.get('check')!r} in spec {dict(spec)}; valid: {', '.join(CHECKS)}")
     try:
         inspect.signature(check).bind(output, **args)
     except TypeError as error:

@@ -11,18 +11,22 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness import gates, report
 from harness.cache import GenerationCache
 from harness.config import ConfigError, HarnessConfig
 from harness.embedded import MissingEmbeddedModel
+from harness.golden import GoldenCase, GoldenError, list_sets, load_set
 from harness.models.base import Model, ProgressFactory
 from harness.models.spec import ModelSpec, SpecError, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
 
 CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 SPECS_KEY = pytest.StashKey[tuple[ModelSpec, ModelSpec]]()
+RECORD_KEY = pytest.StashKey[report.RunRecord]()
 CACHE_FILE = "generations.sqlite"
 
 
@@ -64,6 +68,80 @@ def pytest_configure(config: pytest.Config) -> None:
         specs.append(spec)
     config.stash[CONFIG_KEY] = harness_config
     config.stash[SPECS_KEY] = (specs[0], specs[1])
+    lock_hash = _verify_golden(harness_config)
+    config.stash[RECORD_KEY] = _start_record(config, harness_config, lock_hash, config.getoption("--model"))
+
+
+def _verify_golden(harness_config: HarnessConfig) -> str | None:
+    """Stop the session if a golden set changed since it was frozen, or holds a malformed case."""
+    from harness.golden_lock import verify
+
+    golden_dir = harness_config.golden_dir
+    if not golden_dir.is_dir() or not list_sets(golden_dir):
+        return None
+    status = verify(golden_dir)
+    if not status.ok:
+        raise pytest.UsageError(status.explain())
+    try:
+        for name in list_sets(golden_dir):
+            load_set(golden_dir, name)
+    except GoldenError as error:
+        raise pytest.UsageError(str(error)) from None
+    return status.lock_hash
+
+
+def _start_record(
+    config: pytest.Config, harness_config: HarnessConfig, lock_hash: str | None, model_text: str
+) -> report.RunRecord:
+    """The run's record; gates report into it. xdist workers write into the controller's run dir."""
+    worker_input = getattr(config, "workerinput", {})
+    run_dir = Path(worker_input.get("harness_run_dir") or
+                   harness_config.root / "reports" / report.run_dir_name(model_text))  # fmt: skip
+    try:
+        settings = gates.GateSettings.from_table(harness_config.gates)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    record = report.RunRecord(run_dir, golden_lock_hash=lock_hash, git_commit=report.git_commit(harness_config.root),
+                              thresholds=harness_config.gates)  # fmt: skip
+    hint = os.path.relpath(run_dir / "summary.md", config.invocation_params.dir)
+    gates.configure(settings, lambda result: record.gates.append(result.to_record()), hint)
+    return record
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: every worker records into the same run dir."""
+    node.workerinput["harness_run_dir"] = str(node.config.stash[RECORD_KEY].run_dir)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: collect the gates and model fingerprints a worker recorded."""
+    record = node.config.stash[RECORD_KEY]
+    output = getattr(node, "workeroutput", {})
+    record.gates.extend(output.get("harness_gates", []))
+    record.models.update(output.get("harness_models", {}))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    record = session.config.stash.get(RECORD_KEY, None)
+    if record is None:
+        return
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["harness_gates"] = record.gates
+        session.config.workeroutput["harness_models"] = record.models
+    elif record.gates:
+        report.write(record)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    record = config.stash.get(RECORD_KEY, None)
+    if record is None or not record.gates or hasattr(config, "workeroutput"):
+        return
+    terminalreporter.section("harness gates")
+    for line in report.terminal_table(record.gates):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"report: {os.path.relpath(record.run_dir, config.invocation_params.dir)}/summary.md")
 
 
 def _load_config(config: pytest.Config) -> HarnessConfig:
@@ -105,6 +183,9 @@ def _model_pair(
     factory = ModelFactory(harness_config, generation_cache, _visible_progress(pytestconfig))
     model_spec, baseline_spec = pytestconfig.stash[SPECS_KEY]
     built = factory.build_all([model_spec, baseline_spec])
+    record = pytestconfig.stash[RECORD_KEY]
+    for role, built_model in zip(("model", "baseline"), built, strict=True):
+        record.models[role] = {"label": built_model.label, "fingerprint": built_model.fingerprint()}
     return built[0], built[1]
 
 
@@ -119,6 +200,19 @@ def baseline(_model_pair: tuple[Model, Model]) -> Model:
     """The model to compare against (`--baseline`). For a peft model on the same base, it is the same
     loaded weights with the adapter switched off."""
     return _model_pair[1]
+
+
+@pytest.fixture(scope="session")
+def golden(harness_config: HarnessConfig) -> Callable[[str], list[GoldenCase]]:
+    """`golden("banking77")` -> the frozen cases of golden/banking77/cases.jsonl (verified at start-up)."""
+    loaded: dict[str, list[GoldenCase]] = {}
+
+    def load(name: str) -> list[GoldenCase]:
+        if name not in loaded:
+            loaded[name] = load_set(harness_config.golden_dir, name)
+        return loaded[name]
+
+    return load
 
 
 def _visible_progress(config: pytest.Config) -> ProgressFactory:

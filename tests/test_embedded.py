@@ -29,7 +29,10 @@ def test_two_workers_materialise_once_and_never_see_a_half_written_dir(tmp_path:
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", MATERIALISE, EMBEDDED_BASE_ID, str(tmp_path)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )  # fmt: skip
         for _ in range(2)
     ]

@@ -313,8 +313,6 @@ _case = st.builds(
 )  # fmt: skip
 
 
-
-
 def _unique_ids(batches: list[list[GoldenCase]]) -> list[list[GoldenCase]]:
     """Drop cases whose id an earlier case already has: append_cases rightly refuses those."""
     seen: set[str] = set()

@@ -17,7 +17,10 @@ from tests.tiny_models import build_tiny_adapter
 
 PROMPTS = [
     "what is the capital of france",
-    [{"role": "system", "content": "answer with yes or no only"}, {"role": "user", "content": "is the fox quick"}],
+    [
+        {"role": "system", "content": "answer with yes or no only"},
+        {"role": "user", "content": "is the fox quick"},
+    ],
     "my card",
     "please transfer money to my savings account and tell me why my card has not arrived yet",
     "the lazy dog",

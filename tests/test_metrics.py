@@ -47,9 +47,7 @@ def test_label_match_is_reflexive(text: str) -> None:
     LABELS,
     st.sampled_from([str.upper, str.title, str.lower]),
     st.sampled_from(["_", " ", "-", "  ", " - "]),
-    st.sampled_from(
-        ["{}", "  {}\n", '"{}"', "'{}'.", "`{}`", "**{}**", "Label: {}", "intent: {}!", "{}\nBecause..."]
-    ),
+    st.sampled_from(["{}", "  {}\n", '"{}"', "'{}'.", "`{}`", "**{}**", "Label: {}", "intent: {}!", "{}\nBecause..."]),
 )
 def test_label_match_ignores_case_separators_and_wrapping(
     label: str, case: Callable[[str], str], separator: str, wrapping: str
@@ -124,10 +122,7 @@ def test_classification_report_is_perfect_on_perfect_predictions(case: tuple[lis
     assert report.macro_f1 == report.accuracy == 1.0
     assert report.confusion_labels == report.labels
     assert all(
-        report.confusion[i][j] == 0
-        for i in range(len(report.labels))
-        for j in range(len(report.labels))
-        if i != j
+        report.confusion[i][j] == 0 for i in range(len(report.labels)) for j in range(len(report.labels)) if i != j
     )
 
 
@@ -306,9 +301,7 @@ def test_run_check_bad_arguments_show_the_signature() -> None:
 
 
 def test_importing_metrics_loads_no_heavy_library() -> None:
-    code = (
-        "import sys, harness.metrics; print(sorted({'torch', 'transformers', 'sklearn'} & set(sys.modules)))"
-    )
+    code = "import sys, harness.metrics; print(sorted({'torch', 'transformers', 'sklearn'} & set(sys.modules)))"
     assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "[]"
 
 
@@ -345,10 +338,7 @@ def test_embedding_metrics_on_the_bundled_minilm() -> None:
     assert metrics.bert_score(["", REFERENCE, " "], [REFERENCE, "", " "]) == [0.0, 0.0, 0.0]
 
     assert metrics.semantic_similarity(REFERENCE, completion(REFERENCE)) == pytest.approx(1.0, abs=1e-5)
-    assert (
-        metrics.semantic_similarity(REFERENCE, PARAPHRASE)
-        > metrics.semantic_similarity(REFERENCE, UNRELATED) + 0.3
-    )
+    assert metrics.semantic_similarity(REFERENCE, PARAPHRASE) > metrics.semantic_similarity(REFERENCE, UNRELATED) + 0.3
 
     texts = [REFERENCE, PARAPHRASE, UNRELATED, "short"]
     vectors = metrics.embed(texts)

@@ -139,9 +139,7 @@ def test_server_down_fails_fast_with_url_and_attempts_and_caches_nothing(
         ("/v1", "hello " * 3000, "HTTP 400"),  # past n_ctx: 400 context_length_exceeded
     ],
 )
-def test_client_errors_fail_at_once(
-    live: LlamaServer, tmp_path: Path, path: str, prompt: str, status: str
-) -> None:
+def test_client_errors_fail_at_once(live: LlamaServer, tmp_path: Path, path: str, prompt: str, status: str) -> None:
     slow_retries = replace(FAST, max_retries=5, backoff_s=5.0, backoff_max_s=5.0)
     model = model_for(f"http://127.0.0.1:{live.port}{path}", uncached(tmp_path), slow_retries)
     start = time.monotonic()

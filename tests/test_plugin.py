@@ -83,9 +83,7 @@ def test_fixtures_generate_and_cache_across_runs(project: pytest.Pytester, tmp_p
         assert conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 2
 
 
-def test_peft_model_and_its_base_share_loaded_weights(
-    project: pytest.Pytester, tiny_adapter_dir: Path
-) -> None:
+def test_peft_model_and_its_base_share_loaded_weights(project: pytest.Pytester, tiny_adapter_dir: Path) -> None:
     project.makepyfile(test_suite=SUITE_USING_BOTH.format(expect_same="no"))
     result = project.runpytest("-s", f"--model=peft:{tiny_adapter_dir}")
     result.assert_outcomes(passed=1)

@@ -46,9 +46,7 @@ def test_wilson_is_exact_at_the_edges() -> None:
     assert stats.wilson_interval(20, 20)[1] == 1.0
 
 
-@pytest.mark.parametrize(
-    ("successes", "n", "confidence"), [(0, 0, 0.95), (3, 2, 0.95), (-1, 5, 0.95), (1, 2, 1.0)]
-)
+@pytest.mark.parametrize(("successes", "n", "confidence"), [(0, 0, 0.95), (3, 2, 0.95), (-1, 5, 0.95), (1, 2, 1.0)])
 def test_wilson_rejects_bad_input(successes: int, n: int, confidence: float) -> None:
     with pytest.raises(ValueError):
         stats.wilson_interval(successes, n, confidence)

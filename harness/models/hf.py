@@ -129,7 +129,9 @@ class HFBackend:
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         with progress(len(texts), f"generating {self.label}") as advance:
             for batch in batches:
-                yield from zip(batch, self._generate_batch(model, tokenizer, [texts[i] for i in batch], params))
+                yield from zip(
+                    batch, self._generate_batch(model, tokenizer, [texts[i] for i in batch], params), strict=True
+                )
                 advance(len(batch))
 
     def score_choices(self, prompt: Prompt, choices: Sequence[str]) -> list[float]:

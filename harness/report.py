@@ -1,0 +1,107 @@
+"""Run reports: `reports/<timestamp>-<model>/results.json` and `summary.md`, plus the terminal gate table.
+
+Reports are written from what the session recorded (gates, per-case outcomes, model fingerprints);
+nothing is re-run to produce them. `summary.md` is ready for `$GITHUB_STEP_SUMMARY`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def run_dir_name(model_label: str, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_label).strip("_")[-60:]
+    return f"{stamp}-{slug}"
+
+
+def git_commit(root: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+@dataclass
+class RunRecord:
+    """Everything a run's report holds."""
+
+    run_dir: Path
+    models: dict[str, dict[str, str]] = field(default_factory=dict)  # role -> {label, fingerprint}
+    golden_lock_hash: str | None = None
+    git_commit: str | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "models": self.models,
+            "golden_lock_hash": self.golden_lock_hash,
+            "git_commit": self.git_commit,
+            "thresholds": self.thresholds,
+            "gates": sorted(self.gates, key=lambda g: g["name"]),
+        }
+
+
+def write(record: RunRecord) -> Path:
+    record.run_dir.mkdir(parents=True, exist_ok=True)
+    (record.run_dir / "results.json").write_text(json.dumps(record.to_json(), indent=2, default=str) + "\n")
+    (record.run_dir / "summary.md").write_text(summary_markdown(record))
+    return record.run_dir
+
+
+def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for gate in sorted(gates, key=lambda g: g["name"]):
+        low, high = gate["interval"]
+        comparison = "<=" if gate["kind"] == "no_regression" else ">="
+        rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]",
+                     f"{comparison} {gate['threshold']:g}", "pass" if gate["passed"] else "FAIL"))  # fmt: skip
+    return rows
+
+
+def terminal_table(gates: list[dict[str, Any]]) -> list[str]:
+    header = ("gate", "value", "95% interval", "threshold", "result")
+    rows = [header, *gate_rows(gates)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+
+
+def summary_markdown(record: RunRecord) -> str:
+    lines = ["# Eval run " + record.run_dir.name, ""]
+    for role, info in record.models.items():
+        lines.append(f"- **{role}**: `{info['label']}` (fingerprint `{info['fingerprint'][:12]}`)")
+    lines += [f"- **golden lock**: `{(record.golden_lock_hash or 'none')[:12]}`",
+              f"- **commit**: `{(record.git_commit or 'unknown')[:12]}`", "",
+              "| gate | value | 95% interval | threshold | result |", "|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| " + " | ".join(row) + " |" for row in gate_rows(record.gates)]
+    regressions = _top_regressions(record.gates)
+    if regressions:
+        lines += ["", "## Top regressions (baseline passed, model failed)", "",
+                  "| gate | case | expected | model | baseline |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += regressions
+    return "\n".join(lines) + "\n"
+
+
+def _top_regressions(gates: list[dict[str, Any]], limit: int = 10) -> list[str]:
+    rows = []
+    for gate in gates:
+        for case in gate["cases"]:
+            if case.get("baseline_passed") and case.get("passed") is False:
+                rows.append(f"| {gate['name']} | {case['id']} | {_cell(case['expected'])} | "
+                            f"{_cell(case['output'])} | {_cell(case['baseline_output'])} |")  # fmt: skip
+    return rows[:limit]
+
+
+def _cell(value: Any, limit: int = 60) -> str:
+    text = str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
