@@ -9,6 +9,7 @@ import pytest
 
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig
+from harness.models.base import as_messages
 from harness.models.cached import CachedModel
 from harness.models.resolve import ModelFactory
 from harness.models.spec import HFSpec, PeftSpec
@@ -97,25 +98,65 @@ def test_duplicate_prompts_in_one_call_are_generated_once(config, cache, tiny_mo
     assert cache.count() == 2
 
 
-def test_score_choices_matches_full_sequence_log_likelihood(config, cache, tiny_model_dir: Path) -> None:
-    """The shared-prefix KV trick must give the same numbers as scoring each full sequence."""
+SYSTEM = "answer with yes or no only, the quick brown fox jumps over the lazy dog, " * 3
+SHARED_PREFIX_PROMPTS = [
+    [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+    for question in ("is the fox quick", "my card has not arrived", "what is the capital of france", "yes")
+]
+
+
+def reference_generate(hf_model, tokenizer, prompt, max_new_tokens: int) -> str:
+    """Plain transformers, one prompt, no padding, no prefix reuse."""
     import torch
 
-    model = factory(config, cache).build(HFSpec(str(tiny_model_dir)))
-    choices = ["yes", "no", "card arrival", "the quick brown fox"]
+    text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    ids = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        out = hf_model.generate(
+            ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
+    generated = out[0, ids.shape[1] :].tolist()
+    if tokenizer.eos_token_id in generated:
+        generated = generated[: generated.index(tokenizer.eos_token_id) + 1]
+    return tokenizer.decode(generated, skip_special_tokens=True)
 
-    fast = model.score_choices([PROMPTS[1]], choices)[0]
+
+def reference_score(hf_model, tokenizer, prompt, choice: str) -> float:
+    """Log-likelihood of choice + end-of-turn from one full forward pass."""
+    import torch
+
+    context = tokenizer.apply_chat_template(as_messages(prompt), add_generation_prompt=True, tokenize=False)
+    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    choice_ids = tokenizer(choice, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    with torch.no_grad():
+        logprobs = hf_model(torch.tensor([context_ids + choice_ids])).logits.log_softmax(-1)[0]
+    return sum(logprobs[len(context_ids) + j - 1, t].item() for j, t in enumerate(choice_ids))
+
+
+def test_shared_system_prompt_reuse_gives_the_same_answers(config, cache, tiny_model_dir: Path) -> None:
+    """Batches start from the cached KV of the shared system prompt, padded after it: same answers."""
+    model = factory(config, cache).build(HFSpec(str(tiny_model_dir)))
+    model.backend.batch_size = 3  # type: ignore[attr-defined]  # two batches: the second reuses the prefix
+
+    answers = model.generate(SHARED_PREFIX_PROMPTS, max_new_tokens=8)
 
     hf_model, tokenizer = model.backend.weights.get()  # type: ignore[attr-defined]
-    context = tokenizer.apply_chat_template(PROMPTS[1], add_generation_prompt=True, tokenize=False)
-    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
-    for choice, score in zip(choices, fast, strict=True):
-        choice_ids = tokenizer(choice, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        ids = torch.tensor([context_ids + choice_ids])
-        with torch.no_grad():
-            logprobs = hf_model(ids).logits.log_softmax(-1)[0]
-        expected = sum(logprobs[len(context_ids) + j - 1, t].item() for j, t in enumerate(choice_ids))
-        assert score == pytest.approx(expected, abs=1e-4)
+    assert [a.text for a in answers] == [reference_generate(hf_model, tokenizer, p, 8) for p in SHARED_PREFIX_PROMPTS]
+
+
+def test_score_choices_matches_full_sequence_log_likelihood(config, cache, tiny_model_dir: Path) -> None:
+    """Prefix reuse across prompts (extend, then crop) must give the numbers of scoring each full sequence."""
+    model = factory(config, cache).build(HFSpec(str(tiny_model_dir)))
+    model.backend.batch_size = 3  # type: ignore[attr-defined]  # choices in two chunks
+    choices = ["yes", "no", "card arrival", "the quick brown fox"]
+    prompts = [*SHARED_PREFIX_PROMPTS, PROMPTS[0]]  # the last shares only the template's first tokens
+
+    fast = model.score_choices(prompts, choices)
+
+    hf_model, tokenizer = model.backend.weights.get()  # type: ignore[attr-defined]
+    for prompt, scores in zip(prompts, fast, strict=True):
+        expected = [reference_score(hf_model, tokenizer, prompt, choice) for choice in choices]
+        assert scores == pytest.approx(expected, abs=1e-4)
 
 
 def test_peft_baseline_is_the_same_weights_with_the_adapter_off(

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.cache import GenerationCache
 from harness.models.base import Completion, Params, ProgressFactory, Prompt, as_messages
+from harness.models.prefix import MIN_SHARED_TOKENS, PrefixKV, shared_prefix_length
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "config.json", "generation_config.json")
 TOKENIZER_FILES = (
@@ -113,6 +114,7 @@ class HFBackend:
         self.label = label
         self.adapter_enabled = adapter_enabled and weights.source.adapter_dir is not None
         self.batch_size = batch_size
+        self.prefix = PrefixKV()
 
     def fingerprint(self) -> str:
         return self.weights.source.fingerprint(self.cache, adapter_enabled=self.adapter_enabled)
@@ -121,51 +123,55 @@ class HFBackend:
         self, prompts: Sequence[Prompt], params: Params, progress: ProgressFactory
     ) -> Iterator[tuple[int, Completion]]:
         model, tokenizer = self.weights.get()
-        texts = [_chat_text(tokenizer, p) for p in prompts]
-        lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        rows = [_chat_ids(tokenizer, p) for p in prompts]
         # Longest first, so each batch holds similar lengths (little padding) and a batch that runs
         # out of memory does so at the start. The order is deterministic, so reruns batch identically.
-        order = sorted(range(len(texts)), key=lambda i: (-lengths[i], i))
+        order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        with progress(len(texts), f"generating {self.label}") as advance:
+        with progress(len(rows), f"generating {self.label}") as advance:
             for batch in batches:
-                yield from zip(
-                    batch, self._generate_batch(model, tokenizer, [texts[i] for i in batch], params), strict=True
-                )
+                answers = self._generate_batch(model, tokenizer, [rows[i] for i in batch], params)
+                yield from zip(batch, answers, strict=True)
                 advance(len(batch))
 
     def score_choices(self, prompt: Prompt, choices: Sequence[str]) -> list[float]:
-        model, tokenizer = self.weights.get()
-        with self._adapter_context(model):
-            return _score_choices(model, tokenizer, _chat_text(tokenizer, prompt), choices)
-
-    def _generate_batch(self, model: Any, tokenizer: Any, texts: list[str], params: Params) -> list[Completion]:
         import torch
 
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        model, tokenizer = self.weights.get()
+        context = _chat_ids(tokenizer, prompt)
+        end = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+        choice_rows = [tokenizer(c, add_special_tokens=False)["input_ids"] + end for c in choices]
+        scores: list[float] = []
+        with torch.inference_mode(), self._adapter_context(model):
+            for start in range(0, len(choice_rows), self.batch_size):
+                kv = self.prefix.kv_for(model, context[:-1])
+                scores += _score_rows(model, kv, context[-1], choice_rows[start : start + self.batch_size])
+        return scores
+
+    def _generate_batch(self, model: Any, tokenizer: Any, rows: list[list[int]], params: Params) -> list[Completion]:
+        import torch
+
         started = time.perf_counter()
         with torch.inference_mode(), self._adapter_context(model):
+            shared = shared_prefix_length(rows)
+            kv = None
+            if shared >= MIN_SHARED_TOKENS:
+                kv = self.prefix.kv_for(model, rows[0][:shared])
+                kv.batch_repeat_interleave(len(rows))
+            else:
+                shared = 0
+            input_ids, mask = _pad_after_prefix(rows, shared, tokenizer.pad_token_id, model.device)
             if "seed" in params:
                 torch.manual_seed(int(params["seed"]))
-            output = model.generate(**encoded, **_hf_generation_kwargs(params, tokenizer))
-        per_item = (time.perf_counter() - started) / len(texts)
-        prompt_width = encoded["input_ids"].shape[1]
-        prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
-        stop_ids = _stop_ids(model, tokenizer)
-        completions = []
-        for row, n_prompt in zip(output[:, prompt_width:].tolist(), prompt_tokens, strict=True):
-            n_generated = next((i + 1 for i, t in enumerate(row) if t in stop_ids), None)
-            kept = row[:n_generated] if n_generated else row
-            completions.append(
-                Completion(
-                    text=tokenizer.decode(kept, skip_special_tokens=True),
-                    prompt_tokens=int(n_prompt),
-                    completion_tokens=len(kept),
-                    latency_s=per_item,
-                    finish_reason="stop" if n_generated else "length",
-                )
+            output = model.generate(
+                input_ids=input_ids, attention_mask=mask, past_key_values=kv, **_hf_generation_kwargs(params, tokenizer)
             )
-        return completions
+        per_item = (time.perf_counter() - started) / len(rows)
+        stop_ids = _stop_ids(model, tokenizer)
+        return [
+            _completion(tokenizer, generated, len(row), per_item, stop_ids)
+            for generated, row in zip(output[:, input_ids.shape[1] :].tolist(), rows, strict=True)
+        ]
 
     def _adapter_context(self, model: Any) -> AbstractContextManager[Any]:
         """Switch the adapter off for the baseline view of a peft model; a no-op otherwise."""
@@ -174,9 +180,38 @@ class HFBackend:
         return nullcontext()
 
 
-def _chat_text(tokenizer: Any, prompt: Prompt) -> str:
-    """The prompt rendered with the model's own chat template, ending where the assistant speaks."""
-    return str(tokenizer.apply_chat_template(as_messages(prompt), add_generation_prompt=True, tokenize=False))
+def _chat_ids(tokenizer: Any, prompt: Prompt) -> list[int]:
+    """Token ids of the prompt in the model's own chat template, ending where the assistant speaks."""
+    text = tokenizer.apply_chat_template(as_messages(prompt), add_generation_prompt=True, tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _pad_after_prefix(rows: list[list[int]], shared: int, pad_id: int, device: Any) -> tuple[Any, Any]:
+    """[shared prefix][padding][own tokens] per row, and its attention mask.
+
+    With shared = 0 this is plain left padding. Padding after the prefix lets every row start from the
+    same cached prefix; positions come from the mask, so each token keeps the position it would have
+    had unpadded."""
+    import torch
+
+    width = max(len(row) for row in rows) - shared
+    ids = [row[:shared] + [pad_id] * (width - len(row) + shared) + row[shared:] for row in rows]
+    mask = [[1] * shared + [0] * (width - len(row) + shared) + [1] * (len(row) - shared) for row in rows]
+    return torch.tensor(ids, device=device), torch.tensor(mask, device=device)
+
+
+def _completion(
+    tokenizer: Any, generated: list[int], prompt_tokens: int, latency_s: float, stop_ids: set[int]
+) -> Completion:
+    n_kept = next((i + 1 for i, token in enumerate(generated) if token in stop_ids), None)
+    kept = generated[:n_kept] if n_kept else generated
+    return Completion(
+        text=tokenizer.decode(kept, skip_special_tokens=True),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=len(kept),
+        latency_s=latency_s,
+        finish_reason="stop" if n_kept else "length",
+    )
 
 
 def _hf_generation_kwargs(params: Params, tokenizer: Any) -> dict[str, Any]:
@@ -201,28 +236,23 @@ def _stop_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
-def _score_choices(model: Any, tokenizer: Any, context: str, choices: Sequence[str]) -> list[float]:
-    """Summed log-probability of each choice, followed by end-of-turn, after the context.
+def _score_rows(model: Any, kv: Any, last_context_token: int, choice_rows: list[list[int]]) -> list[float]:
+    """Summed log-probability of each choice (followed by end-of-turn) after a cached context.
 
-    The context runs through the model once; its KV cache is then repeated across all choices, which
-    run as one right-padded batch. Ending each choice with the end-of-turn token keeps a label that
+    Each row is [last context token][choice tokens][padding]: the logits at position j predict token
+    j + 1, so one forward pass scores every choice. Ending with the end-of-turn token keeps a label that
     is a prefix of another ("card" vs "card_arrival") from winning on length alone."""
     import torch
 
-    context_ids = tokenizer(context, add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)
-    end = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    choice_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] + end for c in choices]
-    width = max(len(ids) for ids in choice_ids)
-    pad = tokenizer.pad_token_id or 0
-    batch = torch.tensor([ids + [pad] * (width - len(ids)) for ids in choice_ids], device=model.device)
-    valid = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in choice_ids], device=model.device)
-    with torch.inference_mode():
-        prefix = model(input_ids=context_ids, use_cache=True)
-        cache = prefix.past_key_values
-        cache.batch_repeat_interleave(len(choices))
-        mask = torch.cat([torch.ones(len(choices), context_ids.shape[1], device=model.device), valid], dim=1)
-        logits = model(input_ids=batch, attention_mask=mask.long(), past_key_values=cache).logits
-        first = prefix.logits[:, -1:, :].expand(len(choices), 1, -1)
-        predicting = torch.cat([first, logits[:, :-1, :]], dim=1).float().log_softmax(dim=-1)
-        token_logprobs = predicting.gather(2, batch.unsqueeze(-1)).squeeze(-1) * valid
-    return token_logprobs.sum(dim=1).tolist()  # type: ignore[no-any-return]
+    width = 1 + max(len(row) for row in choice_rows)
+    rows = [[last_context_token, *row] + [0] * (width - 1 - len(row)) for row in choice_rows]
+    valid = [[1] * (1 + len(row)) + [0] * (width - 1 - len(row)) for row in choice_rows]
+    batch = torch.tensor(rows, device=model.device)
+    kv.batch_repeat_interleave(len(rows))
+    past = kv.get_seq_length()
+    mask = torch.cat([torch.ones(len(rows), past, dtype=torch.long, device=model.device),
+                      torch.tensor(valid, device=model.device)], dim=1)  # fmt: skip
+    logprobs = model(input_ids=batch, attention_mask=mask, past_key_values=kv).logits.float().log_softmax(-1)
+    targets = batch[:, 1:]
+    picked = logprobs[:, :-1, :].gather(2, targets.unsqueeze(-1)).squeeze(-1)
+    return (picked * torch.tensor(valid, device=model.device)[:, 1:]).sum(dim=1).tolist()  # type: ignore[no-any-return]
