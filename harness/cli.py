@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     golden = commands.add_parser("golden", help="add, freeze and verify golden sets")
     golden_commands = golden.add_subparsers(title="golden commands", metavar="ACTION", required=True)
@@ -47,12 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _root_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, default=Path("golden"), help="golden sets directory (default: golden)")
+    parser.add_argument(
+        "--root", metavar="DIR", type=Path, default=Path("golden"), help="golden sets directory (default: golden)"
+    )
 
 
 def _add_freeze(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("freeze", help="pin every golden set in golden.lock (needs --reason)")
-    parser.add_argument("--reason", default="", help="why the sets changed; lands in the lock and in review")
+    parser.add_argument(
+        "--reason", metavar="TEXT", required=True, help="why the sets changed; lands in the lock and in review"
+    )
     _root_option(parser)
     parser.set_defaults(run=golden_freeze)
 
@@ -67,11 +72,16 @@ def _add_add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser("add", help="append cases from a .csv/.tsv/.jsonl table to a golden set")
     parser.add_argument("set", metavar="SET", help="golden set name: cases go to <root>/SET/cases.jsonl")
     parser.add_argument("--from", dest="table", type=Path, required=True, metavar="FILE", help="the table to read")
-    parser.add_argument("--id-column", default="id", help="column of case ids (default: id; absent: SET-0001…)")
-    parser.add_argument("--input-column", default="input", help="column of prompts (default: input)")
-    parser.add_argument("--expected-column", default="expected", help="column of expected answers (default: expected)")
-    parser.add_argument("--tags-column", default=None, help="column of comma-separated tags (default: none)")
-    parser.add_argument("--system", default=None, help="system prompt to put before every input")
+    parser.add_argument("--id-column", default="id", metavar="NAME",
+                        help="column of case ids (default: id; without one: <file stem>-0001, …)")  # fmt: skip
+    parser.add_argument("--input-column", metavar="NAME", default="input", help="column of prompts (default: input)")
+    parser.add_argument(
+        "--expected-column", metavar="NAME", default="expected", help="column of expected answers (default: expected)"
+    )
+    parser.add_argument(
+        "--tags-column", metavar="NAME", default=None, help="column of comma-separated tags (default: none)"
+    )
+    parser.add_argument("--system", metavar="TEXT", default=None, help="system prompt to put before every input")
     _root_option(parser)
     parser.set_defaults(run=golden_add)
 
@@ -80,7 +90,9 @@ def _add_diff(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser = commands.add_parser("diff", help="gates and cases that changed between two runs")
     parser.add_argument("run_a", type=Path, metavar="RUN_A", help="a reports/<run> dir or its results.json")
     parser.add_argument("run_b", type=Path, metavar="RUN_B", help="the run to compare with RUN_A")
-    parser.add_argument("--max-cases", type=_positive, default=20, help="flipped cases shown per gate (default: 20)")
+    parser.add_argument(
+        "--max-cases", metavar="N", type=_positive, default=20, help="flipped cases shown per gate (default: 20)"
+    )
     parser.set_defaults(run=report_diff)
 
 

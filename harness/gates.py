@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from harness import stats
 
 
@@ -110,10 +112,9 @@ def at_least(
     judged = interval[0] if settings.mode == "lower_bound" else value
     outcomes = _outcomes(values, cases, outputs)
     passed = judged >= bar
-    wrong = [o for o in outcomes if not o.passed]
     message = (
         f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] {'>=' if passed else '<'} {bar:g} "
-        f"({len(wrong)}/{len(outcomes)} wrong{_worst(wrong, predictions, outcomes)})"
+        f"({_case_summary(outcomes, predictions)})"
     )
     return _finish(
         GateResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes)
@@ -136,6 +137,8 @@ def no_regression(
     bar = settings.threshold(name, max_drop)
     if len(candidate) != len(baseline):
         raise ValueError(f"gate {name!r}: {len(candidate)} candidate vs {len(baseline)} baseline outcomes")
+    # Plain bools: numpy's would put numpy ints in the record, which JSON and xdist's channel cannot carry.
+    candidate, baseline = [bool(c) for c in candidate], [bool(b) for b in baseline]
     kept_by_baseline = sum(baseline)
     lost = sum(b and not c for c, b in zip(candidate, baseline, strict=True))
     gained = sum(c and not b for c, b in zip(candidate, baseline, strict=True))
@@ -162,30 +165,55 @@ def slices_at_least(
     tags: Sequence[str],
     floor: float | None = None,
     *,
+    mode: str | None = None,
     cases: Sequence[Any] | None = None,
     outputs: Sequence[Any] | None = None,
 ) -> GateResult:
-    """A floor per slice (e.g. recall per intent). Small slices are noisy, so a slice fails only when it
-    is significantly below the floor (exact binomial test, Holm-corrected across slices)."""
+    """A floor per slice (e.g. recall per intent).
+
+    lower_bound mode: a slice fails only when it is significantly below the floor (exact binomial test,
+    Holm-corrected across slices). Slices too small for that to ever happen make the gate unable to
+    fail, which is refused rather than passed. point mode: a slice fails when its rate is below the floor.
+    `mode` overrides the configured mode for this gate."""
     settings = _State.settings
     bar = settings.threshold(name, floor)
+    mode = mode or settings.mode
     slices: dict[str, list[bool]] = {}
     for tag, ok in zip(tags, values, strict=True):
         slices.setdefault(tag, []).append(bool(ok))
     names = sorted(slices)
-    p_values = [stats.binomial_p_below(sum(slices[s]), len(slices[s]), bar) for s in names]
-    failing = [s for s, rejected in zip(names, stats.holm(p_values, settings.alpha), strict=True) if rejected]
     rates = {s: sum(slices[s]) / len(slices[s]) for s in names}
-    worst = min(rates.values())
-    passed = not failing
+    if mode == "point":
+        failing = [s for s in names if rates[s] < bar]
+        rule = f"below {bar:g}"
+    else:
+        _require_power(name, [len(slices[s]) for s in names], bar, settings.alpha)
+        p_values = [stats.binomial_p_below(sum(slices[s]), len(slices[s]), bar) for s in names]
+        failing = [s for s, rejected in zip(names, stats.holm(p_values, settings.alpha), strict=True) if rejected]
+        rule = f"significantly below {bar:g} (Holm, alpha {settings.alpha:g})"
+    lowest = min(names, key=lambda s: (rates[s], s))
+    interval = stats.wilson_interval(sum(slices[lowest]), len(slices[lowest]), settings.confidence)
     listed = ", ".join(f"{s} {rates[s]:.2f}" for s in failing[:5]) + (", …" if len(failing) > 5 else "")
-    message = (
-        f"{name}: {len(failing)}/{len(names)} slices significantly below {bar:g} (Holm, alpha {settings.alpha:g})"
-        + (f": {listed}" if failing else f"; lowest slice {worst:.2f}")
+    message = f"{name}: {len(failing)}/{len(names)} slices {rule}" + (
+        f": {listed}" if failing else f"; lowest slice {lowest} {rates[lowest]:.2f}"
     )
-    details = {"slices": rates, "failing": failing}
-    return _finish(GateResult(name, "slices_at_least", worst, (worst, worst), bar, passed, message, details,
-                              _outcomes(values, cases, outputs)))  # fmt: skip
+    details = {"slices": rates, "failing": failing, "mode": mode}
+    result = GateResult(
+        name, "slices_at_least", rates[lowest], interval, bar, not failing, message, details,
+        _outcomes(values, cases, outputs),
+    )  # fmt: skip
+    return _finish(result)
+
+
+def _require_power(name: str, sizes: list[int], floor: float, alpha: float) -> None:
+    """Refuse a slice gate that could not fail even if every slice got everything wrong."""
+    best_p = (1 - floor) ** max(sizes)  # P(0 successes) for the largest slice: the smallest p attainable
+    if best_p >= alpha / len(sizes):
+        raise ValueError(
+            f"gate {name!r} cannot fail: with {len(sizes)} slices of at most {max(sizes)} cases, even 0 correct is "
+            f"not significantly below {floor:g} after Holm at alpha {alpha:g}. Use mode='point', more cases per "
+            "slice, or fewer slices"
+        )
 
 
 def _finish(result: GateResult) -> GateResult:
@@ -199,7 +227,7 @@ def _finish(result: GateResult) -> GateResult:
 def _mean_and_interval(
     values: Sequence[bool] | Sequence[float], confidence: float
 ) -> tuple[float, tuple[float, float]]:
-    if all(isinstance(v, bool) for v in values):
+    if all(_is_flag(v) for v in values):
         successes = sum(bool(v) for v in values)
         return successes / len(values), stats.wilson_interval(successes, len(values), confidence)
     floats = [float(v) for v in values]
@@ -212,7 +240,7 @@ def _outcomes(values: Sequence[Any], cases: Sequence[Any] | None, outputs: Seque
     return [
         CaseOutcome(
             id=str(getattr(case, "id", i)),
-            passed=bool(v) if isinstance(v, bool) else None,
+            passed=bool(v) if _is_flag(v) else None,
             score=float(v),
             input=_input_of(case),
             output=_text(out),
@@ -223,13 +251,30 @@ def _outcomes(values: Sequence[Any], cases: Sequence[Any] | None, outputs: Seque
     ]
 
 
-def _worst(wrong: list[CaseOutcome], predictions: Sequence[str] | None, outcomes: list[CaseOutcome]) -> str:
+def _is_flag(value: Any) -> bool:
+    """Pass/fail rather than a score; numpy's bools count too (`np.array(outputs) == labels` gives them)."""
+    return isinstance(value, bool | np.bool_)
+
+
+def _case_summary(outcomes: list[CaseOutcome], predictions: Sequence[str] | None) -> str:
+    """`38/200 wrong; worst: …` for pass/fail values; for scores, which have no wrong cases, the lowest."""
+    if all(o.passed is None for o in outcomes):
+        lowest = sorted(outcomes, key=lambda o: o.score)[:3]
+        shown = ", ".join(f"#{o.id} {o.score:.3g}" for o in lowest) + (", …" if len(outcomes) > 3 else "")
+        return f"n={len(outcomes)}; lowest: {shown}"
+    wrong = [i for i, o in enumerate(outcomes) if o.passed is False]
+    return f"{len(wrong)}/{len(outcomes)} wrong{_worst(wrong, predictions, outcomes)}"
+
+
+def _worst(wrong: list[int], predictions: Sequence[str] | None, outcomes: list[CaseOutcome]) -> str:
     if not wrong:
         return ""
     shown = []
-    for outcome in wrong[:3]:
-        got = outcome.output if predictions is None else predictions[outcomes.index(outcome)]
-        shown.append(f"#{outcome.id} {outcome.expected}→{_short(got)}")
+    for i in wrong[:3]:
+        outcome = outcomes[i]
+        got = outcome.output if predictions is None else predictions[i]
+        pair = "" if outcome.expected is None and got is None else f" {outcome.expected}→{_short(got)}"
+        shown.append(f"#{outcome.id}{pair}")  # without cases and outputs the id is all there is to show
     return "; worst: " + ", ".join(shown) + (", …" if len(wrong) > 3 else "")
 
 
@@ -245,5 +290,8 @@ def _text(output: Any) -> str | None:
 
 
 def _short(text: str | None, limit: int = 40) -> str:
-    text = (text or "").strip().replace("\n", " ")
+    """One line of printable text: model output may hold any control character, and a stray line separator
+    or escape code would break the gate message in the terminal and in JUnit XML."""
+    text = " ".join((text or "").split())
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -79,10 +79,10 @@ def _verify_golden(harness_config: HarnessConfig) -> str | None:
     golden_dir = harness_config.golden_dir
     if not golden_dir.is_dir() or not list_sets(golden_dir):
         return None
-    status = verify(golden_dir)
-    if not status.ok:
-        raise pytest.UsageError(status.explain())
     try:
+        status = verify(golden_dir)
+        if not status.ok:
+            raise pytest.UsageError(status.explain())
         for name in list_sets(golden_dir):
             load_set(golden_dir, name)
     except GoldenError as error:
@@ -106,6 +106,12 @@ def _start_record(
     hint = os.path.relpath(run_dir / "summary.md", config.invocation_params.dir)
     gates.configure(settings, lambda result: record.gates.append(result.to_record()), hint)
     return record
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Detach gates from the finished run, so later library use neither records into it nor cites it."""
+    if RECORD_KEY in config.stash:
+        gates.configure(gates.GateSettings(), lambda result: None)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 
 def run_dir_name(model_label: str, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")  # two runs in one second stay apart
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_label).strip("_")[-60:]
     return f"{stamp}-{slug}"
 
@@ -73,7 +73,7 @@ def terminal_table(gates: list[dict[str, Any]]) -> list[str]:
     header = ("gate", "value", "95% interval", "threshold", "result")
     rows = [header, *gate_rows(gates)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def summary_markdown(record: RunRecord) -> str:

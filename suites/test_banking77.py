@@ -2,7 +2,9 @@
 
 Gates (thresholds in [tool.harness.gates]):
 - banking77.accuracy: overall accuracy, judged on its 95% lower bound;
-- banking77.recall_floor: no intent may be significantly below the per-class recall floor.
+- banking77.recall_floor: no intent may fall below the per-class recall floor. With 5 cases per intent
+  no slice can be *significantly* below a floor after Holm over 77 intents, so this floor is judged on
+  the rate itself (point mode): at 0.2, an intent the model never gets right fails the gate.
 """
 
 import pytest
@@ -27,4 +29,4 @@ def test_intent_accuracy(routed):
 def test_no_intent_is_left_behind(routed):
     cases, answers, correct = routed
     intents = [case.expected for case in cases]
-    gate.slices_at_least("banking77.recall_floor", correct, intents, 0.5, cases=cases, outputs=answers)
+    gate.slices_at_least("banking77.recall_floor", correct, intents, 0.2, mode="point", cases=cases, outputs=answers)

@@ -1,0 +1,56 @@
+"""No catastrophic forgetting: a fine-tuned model must keep passing what its baseline passes.
+
+Gates (a threshold in [tool.harness.gates] wins over the default here):
+- regression.no_forgetting: on golden/regression (general-capability cases the base model passes:
+  facts, small arithmetic, format instructions), lose at most 5% of the baseline's passes, and not be
+  significantly worse (McNemar);
+- banking77.no_regression: the same rule for Banking77 routing, so a new adapter cannot trade away
+  intents the baseline (e.g. the current champion) already routes.
+
+Comparing a model with itself proves nothing, so both tests skip when model and baseline are the same.
+"""
+
+import pytest
+
+from harness import gate, metrics
+
+MAX_NEW_TOKENS = 64  # must equal MAX_NEW_TOKENS in golden/regression/build.py: the set was selected at this length
+BANKING77_MAX_NEW_TOKENS = 16  # as in test_banking77.py, so both suites share the cached answers
+
+
+def passes(answer, expected) -> bool:
+    """Every check of a case passes (`expected` is a list of check specs, or one)."""
+    checks = expected if isinstance(expected, list) else [expected]
+    return all(metrics.run_check(answer, check) for check in checks)
+
+
+@pytest.fixture(scope="module")
+def distinct(model, baseline):
+    """The model and its baseline, or a skip when they are the same weights."""
+    if model.fingerprint() == baseline.fingerprint():
+        pytest.skip(f"model and baseline are the same model (fingerprint {model.fingerprint()[:12]}): nothing to compare")
+    return model, baseline
+
+
+def test_no_forgetting(distinct, golden):
+    model, baseline = distinct
+    cases = golden("regression")
+    prompts = [case.prompt() for case in cases]
+    answers = model.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
+    baseline_answers = baseline.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
+    candidate_ok = [passes(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
+    baseline_ok = [passes(answer, case.expected) for answer, case in zip(baseline_answers, cases, strict=True)]
+    gate.no_regression("regression.no_forgetting", candidate_ok, baseline_ok, 0.05,
+                       cases=cases, outputs=answers, baseline_outputs=baseline_answers)  # fmt: skip
+
+
+def test_banking77_no_regression(distinct, golden):
+    model, baseline = distinct
+    cases = golden("banking77")
+    prompts = [case.prompt() for case in cases]
+    answers = model.generate(prompts, max_new_tokens=BANKING77_MAX_NEW_TOKENS)
+    baseline_answers = baseline.generate(prompts, max_new_tokens=BANKING77_MAX_NEW_TOKENS)
+    candidate_ok = [metrics.label_match(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
+    baseline_ok = [metrics.label_match(a, case.expected) for a, case in zip(baseline_answers, cases, strict=True)]
+    gate.no_regression("banking77.no_regression", candidate_ok, baseline_ok, 0.05,
+                       cases=cases, outputs=answers, baseline_outputs=baseline_answers)  # fmt: skip
