@@ -121,6 +121,37 @@ def at_least(
     )
 
 
+def statistic_at_least(
+    name: str,
+    statistic: Callable[[Sequence[int]], float],
+    n_cases: int,
+    threshold: float | None = None,
+    *,
+    passed_cases: Sequence[bool] | None = None,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """Like `at_least`, for a set-level metric such as macro-F1: `statistic(indices)` scores a subset of
+    the cases; the value uses all of them and the interval comes from a bootstrap over cases.
+    `passed_cases` (e.g. per-case correctness) is recorded for the report."""
+    settings = _State.settings
+    bar = settings.threshold(name, threshold)
+    value = float(statistic(list(range(n_cases))))
+    interval = stats.bootstrap_statistic_interval(n_cases, lambda idx: statistic(idx.tolist()), settings.confidence)
+    judged = interval[0] if settings.mode == "lower_bound" else value
+    passed = judged >= bar
+    message = (
+        f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] {'>=' if passed else '<'} {bar:g} "
+        f"(n={n_cases}, bootstrap over cases)"
+    )
+    per_case = passed_cases if passed_cases is not None else [True] * n_cases
+    result = GateResult(
+        name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode},
+        _outcomes([bool(v) for v in per_case], cases, outputs),
+    )  # fmt: skip
+    return _finish(result)
+
+
 def no_regression(
     name: str,
     candidate: Sequence[bool],
@@ -157,6 +188,55 @@ def no_regression(
     details = {"lost": lost, "gained": gained, "baseline_passes": kept_by_baseline, "p_worse": test.p_worse,
                "p_value": test.p_value}  # fmt: skip
     return _finish(GateResult(name, "no_regression", drop, interval, bar, passed, message, details, outcomes))
+
+
+def better_than(
+    name: str,
+    candidate: Sequence[bool],
+    reference: Sequence[bool],
+    *,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+    reference_outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """Pass when the candidate is significantly better than a reference on the same cases: exact McNemar
+    on the discordant pairs, one-sided, at the configured alpha (a `"<name>"` entry in config overrides
+    alpha for this gate). The bar fine-tuning must clear, e.g. the few-shot prompted base model."""
+    settings = _State.settings
+    alpha = settings.threshold(name, settings.alpha)
+    candidate, reference = [bool(v) for v in candidate], [bool(v) for v in reference]
+    if len(candidate) != len(reference):
+        raise ValueError(f"gate {name!r}: {len(candidate)} candidate vs {len(reference)} reference outcomes")
+    p_better = stats.mcnemar_exact(reference, candidate).p_worse  # P(reference this much worse by chance)
+    diff = (sum(candidate) - sum(reference)) / len(candidate)
+    passed = p_better < alpha
+    message = (
+        f"{name}: {sum(candidate)}/{len(candidate)} vs reference {sum(reference)}/{len(reference)} "
+        f"({diff:+.3f}); McNemar p(better)={p_better:.3g} {'<' if passed else '>='} alpha {alpha:g}"
+    )
+    outcomes = _outcomes(candidate, cases, outputs)
+    for outcome, ok, out in zip(outcomes, reference, reference_outputs or [None] * len(outcomes), strict=True):
+        outcome.baseline_passed, outcome.baseline_output = ok, _text(out)
+    details = {"p_better": p_better, "reference_rate": sum(reference) / len(reference)}
+    return _finish(
+        GateResult(name, "better_than", diff, (p_better, p_better), alpha, passed, message, details, outcomes)
+    )
+
+
+def measure(
+    name: str,
+    values: Sequence[bool] | Sequence[float],
+    *,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """Record a figure with its interval for the report without deciding anything (e.g. the prompted
+    baseline's accuracy, shown next to the model's). Never fails."""
+    value, interval = _mean_and_interval(values, _State.settings.confidence)
+    message = f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] (measured, not gated)"
+    return _finish(
+        GateResult(name, "measure", value, interval, 0.0, True, message, {}, _outcomes(values, cases, outputs))
+    )
 
 
 def slices_at_least(

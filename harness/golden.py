@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
 CASES_FILE = "cases.jsonl"
+_MAX_SHOWN = 20  # problems printed in one error; all of them stay in GoldenError.problems
 Problem: TypeAlias = tuple[int, str]
 """(1-based line number, `what — how to fix`)."""
 _SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -49,7 +50,9 @@ class GoldenError(ValueError):
         self.problems = list(problems)
         if headline or len(self.problems) > 1:
             head = headline or f"{len(self.problems)} problems in golden cases:"
-            super().__init__("\n  ".join([head, *self.problems]))
+            shown = self.problems[:_MAX_SHOWN]
+            more = [f"… and {len(self.problems) - _MAX_SHOWN} more"] if len(self.problems) > _MAX_SHOWN else []
+            super().__init__("\n  ".join([head, *shown, *more]))
         else:
             super().__init__(self.problems[0] if self.problems else "invalid golden cases")
 

@@ -44,6 +44,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
     group.addoption("--no-cache", action="store_true", help="neither read nor write the generation cache")
     group.addoption(
+        "--golden-limit", type=int, default=None, metavar="N",
+        help="smoke runs: use N evenly spread cases of each golden set (gates on a slice are not a decision)",
+    )  # fmt: skip
+    group.addoption(
         "--cache-dir", default=None, metavar="DIR",
         help="where the generation cache and materialised models live (default: $HARNESS_CACHE or ~/.cache/harness)",
     )  # fmt: skip
@@ -53,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Read config and check both specs now, so a bad option stops the run before any test."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a hub at run time
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    _share_cores_between_workers(config)
     from harness.models.resolve import check
 
     harness_config = _load_config(config)
@@ -101,8 +106,13 @@ def _start_record(
         settings = gates.GateSettings.from_table(harness_config.gates)
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
-    record = report.RunRecord(run_dir, golden_lock_hash=lock_hash, git_commit=report.git_commit(harness_config.root),
-                              thresholds=harness_config.gates)  # fmt: skip
+    record = report.RunRecord(
+        run_dir,
+        golden_lock_hash=lock_hash,
+        git_commit=report.git_commit(harness_config.root),
+        thresholds=harness_config.gates,
+        golden_limit=config.getoption("--golden-limit"),
+    )
     hint = os.path.relpath(run_dir / "summary.md", config.invocation_params.dir)
     gates.configure(settings, lambda result: record.gates.append(result.to_record()), hint)
     return record
@@ -148,6 +158,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in report.terminal_table(record.gates):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"report: {os.path.relpath(record.run_dir, config.invocation_params.dir)}/summary.md")
+
+
+def _share_cores_between_workers(config: pytest.Config) -> None:
+    """Give each xdist worker its share of the cores. Two workers each running torch on every core spin
+    against each other in OpenMP and run many times slower than one worker alone."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 0) or 0)
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
 
 
 def _load_config(config: pytest.Config) -> HarnessConfig:
@@ -209,13 +230,15 @@ def baseline(_model_pair: tuple[Model, Model]) -> Model:
 
 
 @pytest.fixture(scope="session")
-def golden(harness_config: HarnessConfig) -> Callable[[str], list[GoldenCase]]:
+def golden(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Callable[[str], list[GoldenCase]]:
     """`golden("banking77")` -> the frozen cases of golden/banking77/cases.jsonl (verified at start-up)."""
     loaded: dict[str, list[GoldenCase]] = {}
+    limit = pytestconfig.getoption("--golden-limit")
 
     def load(name: str) -> list[GoldenCase]:
         if name not in loaded:
-            loaded[name] = load_set(harness_config.golden_dir, name)
+            cases = load_set(harness_config.golden_dir, name)
+            loaded[name] = cases[:: max(1, len(cases) // limit)][:limit] if limit else cases
         return loaded[name]
 
     return load

@@ -39,6 +39,8 @@ class RunRecord:
     git_commit: str | None = None
     thresholds: dict[str, Any] = field(default_factory=dict)
     gates: list[dict[str, Any]] = field(default_factory=list)
+    golden_limit: int | None = None
+    """Set for smoke runs on a slice of each golden set: their gates are not a decision."""
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_json(self) -> dict[str, Any]:
@@ -48,6 +50,7 @@ class RunRecord:
             "golden_lock_hash": self.golden_lock_hash,
             "git_commit": self.git_commit,
             "thresholds": self.thresholds,
+            "golden_limit": self.golden_limit,
             "gates": sorted(self.gates, key=lambda g: g["name"]),
         }
 
@@ -63,6 +66,13 @@ def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str
     rows = []
     for gate in sorted(gates, key=lambda g: g["name"]):
         low, high = gate["interval"]
+        if gate["kind"] == "measure":
+            rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]", "-", "measured"))
+            continue
+        if gate["kind"] == "better_than":
+            rows.append((gate["name"], f"{gate['value']:+.3f}", f"p={low:.2g}", f"p < {gate['threshold']:g}",
+                         "pass" if gate["passed"] else "FAIL"))  # fmt: skip
+            continue
         comparison = "<=" if gate["kind"] == "no_regression" else ">="
         rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]",
                      f"{comparison} {gate['threshold']:g}", "pass" if gate["passed"] else "FAIL"))  # fmt: skip
@@ -80,6 +90,8 @@ def summary_markdown(record: RunRecord) -> str:
     lines = ["# Eval run " + record.run_dir.name, ""]
     for role, info in record.models.items():
         lines.append(f"- **{role}**: `{info['label']}` (fingerprint `{info['fingerprint'][:12]}`)")
+    if record.golden_limit:
+        lines.append(f"- **smoke run**: {record.golden_limit} cases per golden set; these gates are not a decision")
     lines += [f"- **golden lock**: `{(record.golden_lock_hash or 'none')[:12]}`",
               f"- **commit**: `{(record.git_commit or 'unknown')[:12]}`", "",
               "| gate | value | 95% interval | threshold | result |", "|---|---|---|---|---|"]  # fmt: skip

@@ -12,7 +12,7 @@ gate decision reproduces run to run. scipy is imported only by the exact binomia
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -241,3 +241,23 @@ def binomial_p_below(successes: int, n: int, floor: float) -> float:
     from scipy.stats import binomtest
 
     return float(binomtest(successes, n, floor, alternative="less").pvalue)
+
+
+def bootstrap_statistic_interval(
+    n: int,
+    statistic: Callable[[np.ndarray], float],
+    confidence: float = 0.95,
+    n_resamples: int = 1_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of a set-level statistic (macro-F1), which is not a mean of per-case
+    values: `statistic(indices)` is evaluated on resampled case indices. Fewer resamples than for a mean,
+    because each costs a full metric computation."""
+    _z(confidence)
+    if n < 1:
+        raise ValueError("bootstrap_statistic_interval needs at least one case")
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.integers(0, n, size=n)) for _ in range(n_resamples)]
+    tail = (1 - confidence) / 2
+    lower, upper = np.quantile(values, [tail, 1 - tail])
+    return float(lower), float(upper)

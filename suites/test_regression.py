@@ -28,7 +28,9 @@ def passes(answer, expected) -> bool:
 def distinct(model, baseline):
     """The model and its baseline, or a skip when they are the same weights."""
     if model.fingerprint() == baseline.fingerprint():
-        pytest.skip(f"model and baseline are the same model (fingerprint {model.fingerprint()[:12]}): nothing to compare")
+        pytest.skip(
+            f"model and baseline are the same model (fingerprint {model.fingerprint()[:12]}): nothing to compare"
+        )
     return model, baseline
 
 

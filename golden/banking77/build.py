@@ -25,6 +25,8 @@ TEST_CSV = HERE / "data" / "test.csv"
 CATEGORIES = HERE / "data" / "categories.json"
 SEED = 77
 PER_LABEL = 5
+TRAIN_CSV = HERE.parent.parent / "training" / "data" / "banking77" / "train.csv"
+SHOTS_PER_LABEL = 1  # few-shot examples for the prompted baseline, drawn from train.csv (never from test)
 
 # The system turn of every case, and the prompt training data should use so that train and eval match.
 # Kept short and literal for SmolLM2-135M: one task sentence, one output rule, then one label per line
@@ -78,8 +80,26 @@ def build() -> tuple[list[str], list[GoldenCase]]:
     return labels, [to_case(row, system_prompt) for row in stratified_sample(rows, labels)]
 
 
+def few_shot_examples(labels: list[str], seed: int = SEED) -> list[GoldenCase]:
+    """SHOTS_PER_LABEL training queries per intent for the prompted-baseline prompt, in label order.
+    Stored as golden cases (input = query, expected = intent), so the lock freezes them too."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    with TRAIN_CSV.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            by_label[row["category"]].append(row["text"])
+    rng = random.Random(seed)
+    picked = [(label, text) for label in labels for text in rng.sample(by_label[label], SHOTS_PER_LABEL)]
+    return [
+        GoldenCase.model_validate({"id": f"shot-{i:03d}", "input": text, "expected": label})
+        for i, (label, text) in enumerate(picked)
+    ]
+
+
 def main() -> None:
     labels, cases = build()
+    shots = few_shot_examples(labels)
+    shots_file = HERE / "fewshot.jsonl"
+    shots_file.write_text("".join(s.to_json_line() + "\n" for s in shots), encoding="utf-8", newline="\n")
     (HERE / "labels.json").write_text(json.dumps(labels, indent=2) + "\n", encoding="utf-8", newline="\n")
     out = HERE / "cases.jsonl"
     out.write_text("".join(case.to_json_line() + "\n" for case in cases), encoding="utf-8", newline="\n")

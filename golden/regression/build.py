@@ -11,9 +11,9 @@ Run from anywhere (paths resolve from this file):
    and its first tag names its family.
 2. The embedded base model (`--model=base`) answers every candidate through the harness, greedy, with
    MAX_NEW_TOKENS new tokens (the generation cache makes reruns instant).
-3. A case is kept when every one of its checks passes on the base's answer. The kept cases go to
-   cases.jsonl (sorted by id); the run's record (model, fingerprint, counts, dropped ids with the base's
-   answer) goes to selection.json.
+3. A case is kept when every one of its checks passes on the base's answer (and, for arithmetic, its
+   twin's too). The kept cases go to cases.jsonl (sorted by id); the run's record (model, fingerprint,
+   counts, dropped ids with the base's answer) goes to selection.json.
 
 suites/test_regression.py then requires a fine-tuned model to keep passing these cases. The selection is
 only meaningful for the same base weights, greedy decoding and MAX_NEW_TOKENS: change any of them and
@@ -26,16 +26,17 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness import metrics
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig
 from harness.golden import GoldenCase, load_file
+from harness.models.base import Completion, Prompt
 from harness.models.resolve import ModelFactory
 from harness.models.spec import parse_spec
 
@@ -44,11 +45,12 @@ ROOT = HERE.parents[1]
 CASES = HERE / "cases.jsonl"
 SELECTION = HERE / "selection.json"
 
-MAX_NEW_TOKENS = 64  # suites/test_regression.py must use the same value: a longer budget changes answers
+MAX_NEW_TOKENS = 64  # suites/test_regression.py must use the same value: another budget changes the answers
 MODEL = "base"  # the --model spec the selection runs on (the embedded SmolLM2-135M-Instruct)
-MIN_KEPT = 100  # fewer kept cases and the 5% no-regression bar means less than 5 lost cases: too coarse
-MIN_FAMILIES = 3  # at least this many families must keep MIN_PER_FAMILY cases, so the set stays general
+MIN_KEPT = 100  # with fewer, the 5% no-regression bar would mean fewer than 5 lost cases: too coarse
+MIN_FAMILIES = 3  # at least this many families must keep MIN_PER_FAMILY cases each, so the set stays general
 MIN_PER_FAMILY = 10
+TWIN = "twin:"  # cases tagged with the same twin:KEY are kept together or not at all
 
 Check = dict[str, Any]
 Messages = list[dict[str, str]]
@@ -59,22 +61,21 @@ Messages = list[dict[str, str]]
 
 def slug(text: str) -> str:
     """A readable id fragment: lower-case letters and digits, words joined by '-'."""
-    words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
-    return "-".join(words)
+    return "-".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
 
 
-def case(case_id: str, prompt: str | Messages, checks: Sequence[Check], family: str, *extra: str) -> GoldenCase:
+def case(case_id: str, prompt: str | Messages, checks: Sequence[Check], family: str, *tags: str) -> GoldenCase:
     """One candidate; `family` is its first tag (the unit the selection counts by)."""
     field = {"input": prompt} if isinstance(prompt, str) else {"messages": prompt}
     return GoldenCase.model_validate(
-        {"id": f"reg-{case_id}", **field, "expected": list(checks), "tags": [family, *extra]}
+        {"id": f"reg-{case_id}", **field, "expected": list(checks), "tags": [family, *tags]}
     )
 
 
-def few_shot(shots: Sequence[tuple[str, str]], question: str, system: str | None = None) -> Messages:
-    """A chat that shows the answer format in earlier turns: SmolLM2-135M copies formats better than it
-    follows instructions."""
-    messages: Messages = [{"role": "system", "content": system}] if system else []
+def few_shot(shots: Sequence[tuple[str, str]], question: str) -> Messages:
+    """A chat whose earlier turns show the answer format: SmolLM2-135M copies a format it has seen far more
+    reliably than it follows a written instruction."""
+    messages: Messages = []
     for user, assistant in shots:
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     return [*messages, {"role": "user", "content": question}]
@@ -99,12 +100,7 @@ CAPITALS = [
     ("Denmark", "Copenhagen"), ("Poland", "Warsaw"), ("Austria", "Vienna"), ("Hungary", "Budapest"),
     ("Belgium", "Brussels"), ("the Netherlands", "Amsterdam"), ("Argentina", "Buenos Aires"), ("Peru", "Lima"),
     ("Chile", "Santiago"), ("Kenya", "Nairobi"), ("Thailand", "Bangkok"), ("South Korea", "Seoul"),
-    ("India", "Delhi"), ("Turkey", "Ankara"), ("Cuba", "Havana"), ("Iran", "Tehran"),
-    ("the Czech Republic", "Prague"), ("Indonesia", "Jakarta"), ("Vietnam", "Hanoi"),
-    ("the Philippines", "Manila"), ("Nigeria", "Abuja"), ("Scotland", "Edinburgh"), ("Wales", "Cardiff"),
-    ("Romania", "Bucharest"), ("Bulgaria", "Sofia"), ("Serbia", "Belgrade"), ("Saudi Arabia", "Riyadh"),
-    ("Pakistan", "Islamabad"), ("Bangladesh", "Dhaka"), ("Morocco", "Rabat"), ("Venezuela", "Caracas"),
-    ("New Zealand", "Wellington"), ("Malaysia", "Kuala Lumpur"),
+    ("India", "Delhi"),
 ]  # fmt: skip
 
 OPPOSITES = [
@@ -124,7 +120,8 @@ ANIMALS = [
     ("Which animal says moo?", "cow"), ("Which animal barks?", "dog"),
     ("Which animal has a long trunk?", "elephant"), ("Which animal has black and white stripes?", "zebra"),
     ("What is a baby cat called?", "kitten"), ("What is a baby dog called?", "puppy"),
-    ("Which is the tallest animal in the world?", "giraffe"), ("Which animal has a hump and lives in the desert?", "camel"),
+    ("Which is the tallest animal in the world?", "giraffe"),
+    ("Which animal has a hump and lives in the desert?", "camel"),
     ("Which animal is known as man's best friend?", "dog"), ("Which insect makes honey?", "bee"),
     ("Which animal says meow?", "cat"), ("What is a baby sheep called?", "lamb"),
 ]  # fmt: skip
@@ -136,7 +133,8 @@ GENERAL = [
     ("What is the chemical formula of water?", "H2O"), ("What is the tallest mountain in the world?", "Everest"),
     ("Which language is spoken in France?", "French"), ("What is the currency of Japan?", "yen"),
     ("Which star is at the centre of our solar system?", "Sun"), ("What is frozen water called?", "ice"),
-    ("In which country is the Eiffel Tower?", "France"), ("What is the natural satellite of the Earth called?", "Moon"),
+    ("In which country is the Eiffel Tower?", "France"),
+    ("What is the natural satellite of the Earth called?", "Moon"),
 ]  # fmt: skip
 
 COUNTS = [
@@ -145,18 +143,19 @@ COUNTS = [
     ("How many legs does a spider have?", 8), ("How many sides does a triangle have?", 3),
     ("How many wheels does a bicycle have?", 2), ("How many continents are there on Earth?", 7),
     ("How many seconds are in a minute?", 60), ("How many legs does a dog have?", 4),
-    ("How many sides does a square have?", 4), ("At how many degrees Celsius does water boil at sea level?", 100),
+    ("How many sides does a square have?", 4),
+    ("At how many degrees Celsius does water boil at sea level?", 100),
 ]  # fmt: skip
 
 
 def fact_cases() -> Iterator[GoldenCase]:
     """Plain questions; the answer must name the key word (contains_all) or the number (number_equals)."""
     for country, capital in CAPITALS:
-        yield case(f"fact-capital-{slug(country)}", f"What is the capital of {country}?", [contains(capital)],
-                   "fact", "fact:capital")  # fmt: skip
+        prompt = f"What is the capital of {country}?"
+        yield case(f"fact-capital-{slug(country)}", prompt, [contains(capital)], "fact", "fact:capital")
     for word, opposite in OPPOSITES:
-        yield case(f"fact-opposite-{slug(word)}", f"What is the opposite of {word}?", [contains(opposite)],
-                   "fact", "fact:opposite")  # fmt: skip
+        prompt = f"What is the opposite of {word}?"
+        yield case(f"fact-opposite-{slug(word)}", prompt, [contains(opposite)], "fact", "fact:opposite")
     for thing, colour in COLOURS:
         yield case(f"fact-colour-{slug(thing)}", f"What colour is {thing}?", [contains(colour)], "fact", "fact:colour")
     for question, animal in ANIMALS:
@@ -167,48 +166,65 @@ def fact_cases() -> Iterator[GoldenCase]:
         yield case(f"fact-count-{slug(question)}", question, [number(count)], "fact", "fact:count")
 
 
-ARITHMETIC_SHOTS = [("What is 2 + 2?", "4"), ("What is 10 - 3?", "7"), ("What is 3 * 5?", "15")]
-CALCULATOR = "You are a calculator. Reply with the result only, a single number."
+ARITHMETIC_OPS = {
+    "add": ("+", "plus", int.__add__),
+    "sub": ("-", "minus", int.__sub__),
+    "mul": ("*", "times", int.__mul__),
+}
+ARITHMETIC_SHOTS = [(2, "add", 2), (10, "sub", 3), (3, "mul", 5)]  # shown answered; never asked
+ARITHMETIC = {
+    "add": [(2 + (7 * i) % 17, 1 + (5 * i) % 13) for i in range(24)],
+    "sub": [(9 + (7 * i) % 11, 1 + (3 * i) % 8) for i in range(12)],
+    "mul": [(2 + (5 * i) % 8, 2 + (3 * i) % 7) for i in range(12)],
+}
+
+
+def arithmetic_question(a: int, op: str, b: int, style: str) -> str:
+    symbol, word, _ = ARITHMETIC_OPS[op]
+    return f"What is {a} {symbol if style == 'symbols' else word} {b}?"
 
 
 def arithmetic_cases() -> Iterator[GoldenCase]:
-    """Small sums, differences and products. number_equals reads the *first* number of the answer, so the
-    prompt shows bare-number answers first (few-shot); an answer that restates "7 + 5 = 12" fails."""
-    additions = [(2 + (7 * i) % 17, 1 + (5 * i) % 13) for i in range(30)]
-    subtractions = [(9 + (7 * i) % 11, 1 + (3 * i) % 8) for i in range(15)]
-    products = [(2 + (5 * i) % 8, 2 + (3 * i) % 7) for i in range(15)]
-    for op, pairs, fn in (("+", additions, int.__add__), ("-", subtractions, int.__sub__), ("*", products, int.__mul__)):
-        name = {"+": "add", "-": "sub", "*": "mul"}[op]
+    """Small sums, differences and products, each asked twice: with symbols ("7 + 5") and with words
+    ("7 plus 5"). The twins share a `twin:` tag and are kept only if the base answers both right, so a
+    lucky guess by a model that cannot really add does not enter the set (to be "forgotten" later).
+
+    number_equals reads the *first* number of the answer and this model likes to restate the question
+    ("7 + 5 = 12" reads as 7), so the earlier turns show the answer first: "The answer is 12."."""
+    for op, pairs in ARITHMETIC.items():
+        fn = ARITHMETIC_OPS[op][2]
         for a, b in dict.fromkeys(pairs):  # drop repeated pairs, keep order
-            prompt = few_shot(ARITHMETIC_SHOTS, f"What is {a} {op} {b}?")
-            yield case(f"arith-{name}-{a}-{b}", prompt, [number(fn(a, b))], "arithmetic", f"arithmetic:{name}")
-    for a, b in [(8, 6), (4, 9), (12, 5), (7, 7), (15, 3), (6, 11), (9, 8), (13, 4)]:
-        prompt = [{"role": "system", "content": CALCULATOR}, {"role": "user", "content": f"{a} + {b}"}]
-        yield case(f"arith-calc-add-{a}-{b}", prompt, [number(a + b)], "arithmetic", "arithmetic:add")
+            if (a, op, b) in ARITHMETIC_SHOTS:
+                continue
+            for style in ("symbols", "words"):
+                shots = [(arithmetic_question(x, o, y, style), f"The answer is {ARITHMETIC_OPS[o][2](x, y)}.")
+                         for x, o, y in ARITHMETIC_SHOTS]  # fmt: skip
+                prompt = few_shot(shots, arithmetic_question(a, op, b, style))
+                yield case(f"arith-{op}-{a}-{b}-{style}", prompt, [number(fn(a, b))], "arithmetic",
+                           f"arithmetic:{op}", f"{TWIN}arith-{op}-{a}-{b}")  # fmt: skip
 
 
-CAPS_SHOTS = [("Reply in capital letters: what is 1 + 1?", "TWO"), ("Reply in capital letters: what colour is snow?", "WHITE")]
-CAPS_QUESTIONS = [
-    ("what colour is the sky?", "blue"), ("what colour is grass?", "green"), ("what colour is coal?", "black"),
-    ("what colour is a ripe tomato?", "red"), ("what colour is a ripe banana?", "yellow"),
-    ("what is the capital of France?", "Paris"), ("what is the capital of Italy?", "Rome"),
-    ("what is the capital of Japan?", "Tokyo"), ("what is the capital of Spain?", "Madrid"),
-    ("what is the capital of Germany?", "Berlin"), ("what is the capital of Egypt?", "Cairo"),
-    ("what is the capital of Russia?", "Moscow"), ("what is the opposite of hot?", "cold"),
-    ("what is the opposite of day?", "night"), ("what is the opposite of up?", "down"),
-    ("what is the opposite of big?", "small"), ("which animal says moo?", "cow"), ("which animal barks?", "dog"),
-    ("what do bees make?", "honey"), ("which planet do we live on?", "earth"),
+CAPS_SHOTS = [
+    ("Reply in capital letters: what is 1 + 1?", "TWO"),
+    ("Reply in capital letters: what colour is snow?", "WHITE"),
+]
+CAPS_REQUESTS = [
+    "what colour is the sky?", "what colour is grass?", "what colour is coal?", "what colour is a ripe tomato?",
+    "what colour is a ripe banana?", "what is the capital of France?", "what is the capital of Italy?",
+    "what is the capital of Japan?", "what is the capital of Spain?", "what is the capital of Germany?",
+    "what is the capital of Egypt?", "what is the capital of Russia?", "what is the opposite of hot?",
+    "what is the opposite of day?", "what is the opposite of up?", "what is the opposite of big?",
+    "which animal says moo?", "which animal barks?", "what do bees make?", "which planet do we live on?",
+    "say hello.", "say good morning.", "say thank you.",
 ]  # fmt: skip
 
 
 def all_caps_cases() -> Iterator[GoldenCase]:
-    """No lowercase letter in the answer, and the answer still right."""
-    for question, answer in CAPS_QUESTIONS:
-        prompt = few_shot(CAPS_SHOTS, f"Reply in capital letters: {question}")
-        yield case(f"caps-{slug(question)}", prompt, [{"check": "all_caps"}, contains(answer)], "format:all_caps")
-    for request in ("say hello.", "say good morning.", "say thank you."):
-        yield case(f"caps-{slug(request)}", few_shot(CAPS_SHOTS, f"Reply in capital letters: {request}"),
-                   [{"check": "all_caps"}], "format:all_caps")  # fmt: skip
+    """No lowercase letter in the answer. Format only: in this mode the base's answers are mostly wrong
+    ("what is the capital of France?" -> "FRANCE"), so checking them too would leave almost nothing."""
+    for request in CAPS_REQUESTS:
+        prompt = few_shot(CAPS_SHOTS, f"Reply in capital letters: {request}")
+        yield case(f"caps-{slug(request)}", prompt, [{"check": "all_caps"}], "format:all_caps")
 
 
 BULLET_TOPICS = [
@@ -227,38 +243,43 @@ def bullet_cases() -> Iterator[GoldenCase]:
 
 JSON_TEMPLATES = [
     (("city", "country"), "Paris"), (("city", "country"), "Tokyo"), (("city", "country"), "Rome"),
-    (("city", "country"), "Madrid"), (("colour", "fruit"), "a banana"), (("colour", "fruit"), "a lemon"),
-    (("colour", "fruit"), "an apple"), (("name", "age"), "a girl called Mia who is 8"),
-    (("name", "age"), "a man called Tom who is 40"), (("animal", "sound"), "a cow"), (("animal", "sound"), "a dog"),
-    (("planet", "colour"), "Mars"),
+    (("city", "country"), "Madrid"), (("city", "country"), "Berlin"), (("city", "country"), "Cairo"),
+    (("colour", "fruit"), "a banana"), (("colour", "fruit"), "a lemon"), (("colour", "fruit"), "an apple"),
+    (("colour", "fruit"), "a cherry"), (("name", "age"), "a girl called Mia who is 8"),
+    (("name", "age"), "a man called Tom who is 40"), (("name", "age"), "a woman called Sara who is 31"),
+    (("animal", "sound"), "a cow"), (("animal", "sound"), "a dog"), (("animal", "sound"), "a cat"),
+    (("planet", "colour"), "Mars"), (("book", "author"), "Hamlet"), (("language", "country"), "French"),
+    (("day", "next_day"), "Monday"),
 ]  # fmt: skip
 JSON_COMPLETIONS = [
     ("animal", "dog", "sound"), ("city", "Paris", "country"), ("name", "Ann", "age"), ("fruit", "apple", "colour"),
-    ("planet", "Mars", "colour"), ("language", "French", "country"), ("book", "Hamlet", "author"),
-    ("day", "Monday", "next_day"), ("animal", "cat", "sound"), ("city", "Berlin", "country"),
+    ("language", "French", "country"), ("day", "Monday", "next_day"),
 ]  # fmt: skip
 
 
 def json_cases() -> Iterator[GoldenCase]:
-    """A JSON object (fences allowed) holding the named keys: fill a template, or complete an open one."""
+    """A JSON object (fences allowed) holding the named keys: fill a template, or complete an open object."""
     for keys, subject in JSON_TEMPLATES:
         template = "{" + ", ".join(f'"{key}": ...' for key in keys) + "}"
-        prompt = f"Output only JSON: {template} for {subject}."
-        yield case(f"json-{slug(keys[0])}-{slug(subject)}", prompt, [{"check": "json_with_keys", "keys": list(keys)}],
+        checks = [{"check": "json_with_keys", "keys": list(keys)}]
+        yield case(f"json-{slug(keys[0])}-{slug(subject)}", f"Output only JSON: {template} for {subject}.", checks,
                    "format:json")  # fmt: skip
     for first, value, second in JSON_COMPLETIONS:
         prompt = f'Complete the JSON: {{"{first}": "{value}", "{second}": '
-        yield case(f"json-complete-{slug(first)}-{slug(value)}", prompt,
-                   [{"check": "json_with_keys", "keys": [first, second]}], "format:json")  # fmt: skip
+        checks = [{"check": "json_with_keys", "keys": [first, second]}]
+        yield case(f"json-complete-{slug(first)}-{slug(value)}", prompt, checks, "format:json")
+
+
+DESCRIBE_TOPICS = ["the sun", "the ocean", "a cat", "a tree", "the moon", "rain"]
 
 
 def no_comma_cases() -> Iterator[GoldenCase]:
-    """No comma in the answer, which must still be right (the second tag says which fact family)."""
+    """No comma anywhere in the answer; for a question with an answer, the answer must be right too."""
     for country, capital in CAPITALS[:12]:
         prompt = f"Answer without using any commas: what is the capital of {country}?"
         yield case(f"nocomma-capital-{slug(country)}", prompt, [{"check": "no_commas"}, contains(capital)],
                    "format:no_commas")  # fmt: skip
-    for topic in ("the sun", "the ocean", "a cat", "a tree", "the moon", "rain"):
+    for topic in DESCRIBE_TOPICS:
         prompt = f"Describe {topic} in one sentence without using any commas."
         yield case(f"nocomma-describe-{slug(topic)}", prompt, [{"check": "no_commas"}], "format:no_commas")
 
@@ -267,7 +288,7 @@ WORD_COUNT_TOPICS = ["dogs", "rain", "the sea", "apples", "winter", "music", "bo
 
 
 def word_count_cases() -> Iterator[GoldenCase]:
-    """A word count inside a range: short factual answers, and one sentence on a topic."""
+    """A word count inside a range: a short factual answer (still right), or one sentence on a topic."""
     for country, capital in CAPITALS[12:22]:
         prompt = f"Answer in one short sentence of fewer than 15 words: what is the capital of {country}?"
         checks = [{"check": "word_count_between", "lo": 1, "hi": 14}, contains(capital)]
@@ -282,41 +303,53 @@ YES_QUESTIONS = [
     "Is the sun hot?", "Is water wet?", "Is fire hot?", "Is snow cold?", "Is the sky blue?", "Is grass green?",
     "Do birds have feathers?", "Is ice frozen water?", "Do fish live in water?", "Is Paris in France?",
 ]  # fmt: skip
+HELLO_REQUESTS = ["Introduce yourself.", "Greet a new student.", "Welcome a guest to your home."]
 
 
 def starts_with_cases() -> Iterator[GoldenCase]:
-    """The answer opens with the given word."""
+    """The answer opens with the given word (and, for a capital, names it)."""
     for question in YES_QUESTIONS:
         prompt = f'Start your answer with the word "Yes". {question}'
         yield case(f"starts-yes-{slug(question)}", prompt, [{"check": "starts_with", "prefix": "Yes"}],
                    "format:starts_with")  # fmt: skip
     for country, capital in CAPITALS[22:30]:
         prompt = f'Start your answer with the word "The". What is the capital of {country}?'
-        yield case(f"starts-the-capital-{slug(country)}", prompt,
-                   [{"check": "starts_with", "prefix": "The"}, contains(capital)], "format:starts_with")  # fmt: skip
-    for request in ("Introduce yourself.", "Greet a new student.", "Welcome a guest to your home."):
+        checks = [{"check": "starts_with", "prefix": "The"}, contains(capital)]
+        yield case(f"starts-the-capital-{slug(country)}", prompt, checks, "format:starts_with")
+    for request in HELLO_REQUESTS:
         prompt = f'Begin your reply with the word "Hello". {request}'
         yield case(f"starts-hello-{slug(request)}", prompt, [{"check": "starts_with", "prefix": "Hello"}],
                    "format:starts_with")  # fmt: skip
 
 
-REPEAT_PHRASES = [
-    "green apples and red cherries", "the quick brown fox jumps over the lazy dog", "we walked along the river",
-    "my favourite season is summer", "the train leaves at noon", "please close the door",
+REPEAT_SENTENCES = [
+    "Green apples and red cherries are on the table.", "The quick brown fox jumps over the lazy dog.",
+    "We walked along the river.", "My favourite season is summer.", "The train leaves at noon.",
+    "Please close the door.",
 ]  # fmt: skip
 DONE_SHOTS = [("What colour is snow? End your answer with the word done.", "Snow is white. done")]
+DONE_QUESTIONS = [
+    "What colour is grass?", "What is the capital of Italy?", "Which animal says moo?",
+    "What is the opposite of hot?", "What do bees make?", "Which planet do we live on?",
+    "What is the capital of France?", "What is the opposite of up?", "How many days are in a week?",
+    "What colour is the sky?", "What is the capital of Japan?", "Which animal barks?",
+]  # fmt: skip
 
 
 def ends_with_cases() -> Iterator[GoldenCase]:
-    """The answer closes with the given word: repeat a phrase, or follow an example."""
-    for phrase in REPEAT_PHRASES:
-        prompt = f"Repeat this phrase exactly, and nothing else: {phrase}"
-        last = phrase.split()[-1]
-        yield case(f"ends-repeat-{slug(phrase)}", prompt, [{"check": "ends_with", "suffix": last}], "format:ends_with")
-    for question in ("What colour is grass?", "What is the capital of Italy?", "Which animal says moo?",
-                     "What is the opposite of hot?", "What do bees make?", "Which planet do we live on?"):  # fmt: skip
+    """The answer closes with the given text: repeat a sentence (ending "word."; ends_with is literal, as
+    in IFEval, so "dog." does not end with "dog"), or close with "done" as an earlier turn shows."""
+    for sentence in REPEAT_SENTENCES:
+        request = f"Repeat this sentence exactly, and nothing else: {sentence}"
+        last = sentence.split()[-1]
+        yield case(
+            f"ends-repeat-{slug(sentence)}", request, [{"check": "ends_with", "suffix": last}], "format:ends_with"
+        )
+    for question in DONE_QUESTIONS:
         prompt = few_shot(DONE_SHOTS, f"{question} End your answer with the word done.")
-        yield case(f"ends-done-{slug(question)}", prompt, [{"check": "ends_with", "suffix": "done"}], "format:ends_with")
+        yield case(
+            f"ends-done-{slug(question)}", prompt, [{"check": "ends_with", "suffix": "done"}], "format:ends_with"
+        )
 
 
 def candidate_pool() -> list[GoldenCase]:
@@ -344,28 +377,41 @@ def family(case: GoldenCase) -> str:
     return case.tags[0]
 
 
-def run_base(pool: Sequence[GoldenCase]) -> tuple[dict[str, str], list[str]]:
-    """The base model's identity and its greedy answer to each candidate (cached)."""
+def twin_key(case: GoldenCase) -> str:
+    """The twin group a case belongs to; a case without a twin: tag is a group of its own."""
+    return next((tag for tag in case.tags if tag.startswith(TWIN)), case.id)
+
+
+def run_base(pool: Sequence[GoldenCase]) -> tuple[dict[str, Any], list[Completion]]:
+    """The base model's identity and generation settings, and its greedy answer to each candidate (cached)."""
     config = HarnessConfig.load(ROOT)
     cache = GenerationCache(config.cache_dir / "generations.sqlite")
     try:
         model = ModelFactory(config, cache).build(parse_spec(MODEL, config, cwd=ROOT))
-        answers = model.generate([c.prompt() for c in pool], max_new_tokens=MAX_NEW_TOKENS)
-        identity = {"spec": MODEL, "label": model.label, "fingerprint": model.fingerprint()}
-        params = {**config.generation.params(), "max_new_tokens": MAX_NEW_TOKENS}
-        return {**identity, "generation": json.dumps(params, sort_keys=True)}, [a.text for a in answers]
+        # cast: mypy does not take GoldenCase's ChatMessage (a TypedDict) as the Mapping[str, str] Prompt wants
+        prompts = cast(list[Prompt], [c.prompt() for c in pool])
+        answers = model.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
+        generation = {**config.generation.params(), "max_new_tokens": MAX_NEW_TOKENS}
+        identity = {"spec": MODEL, "label": model.label, "fingerprint": model.fingerprint(), "generation": generation}
+        return identity, answers
     finally:
         cache.close()
 
 
 def select(pool: Sequence[GoldenCase], outputs: Sequence[str]) -> tuple[list[GoldenCase], list[dict[str, Any]]]:
-    """The cases the base passes (sorted by id), and a record of each dropped case with the base's answer."""
+    """The cases the base passes, twins included (sorted by id), and a record of each dropped case with the
+    base's answer and why it was dropped."""
+    ok = {c.id: passes(output, c.expected) for c, output in zip(pool, outputs, strict=True)}
+    group_ok: dict[str, bool] = defaultdict(lambda: True)
+    for c in pool:
+        group_ok[twin_key(c)] &= ok[c.id]
     kept, dropped = [], []
-    for candidate, output in zip(pool, outputs, strict=True):
-        if passes(output, candidate.expected):
-            kept.append(candidate)
+    for c, output in zip(pool, outputs, strict=True):
+        if group_ok[twin_key(c)]:
+            kept.append(c)
         else:
-            dropped.append({"id": candidate.id, "family": family(candidate), "output": output})
+            why = "failed its checks" if not ok[c.id] else "passed, but its twin failed"
+            dropped.append({"id": c.id, "family": family(c), "why": why, "output": output})
     return sorted(kept, key=lambda c: c.id), sorted(dropped, key=lambda d: d["id"])
 
 
@@ -386,24 +432,24 @@ def problems(kept: Sequence[GoldenCase], families: dict[str, dict[str, int]]) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description="Select golden/regression cases the base model passes.")
     parser.add_argument("--check", action="store_true", help="run the selection and report; write nothing")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     pool = candidate_pool()
-    model, outputs = run_base(pool)
-    kept, dropped = select(pool, outputs)
+    model, answers = run_base(pool)
+    kept, dropped = select(pool, [a.text for a in answers])
     families = per_family(pool, kept)
     wall_s = round(time.monotonic() - started, 1)
 
     for name, n in families.items():
-        print(f"  {name:22} kept {n['kept']:3} / {n['pool']:3}")
-    print(f"  {'total':22} kept {len(kept):3} / {len(pool):3}   ({model['label']}, max_new_tokens={MAX_NEW_TOKENS})")
-    lines = "".join(c.to_json_line() + "\n" for c in kept)
+        print(f"  {name:20} kept {n['kept']:3} / {n['pool']:3}")
+    print(f"  {'total':20} kept {len(kept):3} / {len(pool):3}  ({model['label']}, max_new_tokens={MAX_NEW_TOKENS})")
     found = problems(kept, families)
     for problem in found:
         print(f"error: {problem}", file=sys.stderr)
+    lines = "".join(c.to_json_line() + "\n" for c in kept)
     if args.check:
         same = CASES.is_file() and CASES.read_text(encoding="utf-8") == lines
         print(f"{CASES.relative_to(ROOT)} {'is up to date' if same else 'would change'} (--check: nothing written)")
@@ -417,12 +463,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": ".venv/bin/python golden/regression/build.py",
         "date": datetime.now(UTC).date().isoformat(),
         "model": {key: model[key] for key in ("spec", "label", "fingerprint")},
-        "generation": json.loads(model["generation"]),
+        "generation": model["generation"],
         "max_new_tokens": MAX_NEW_TOKENS,
         "pool_size": len(pool),
         "kept": len(kept),
         "families": families,
-        "wall_s": wall_s,
+        "wall_s": wall_s,  # of this run; answers already in the generation cache take no time
+        "answers": {"generated": sum(not a.cached for a in answers), "from_cache": sum(a.cached for a in answers)},
         "dropped": dropped,
     }
     SELECTION.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
