@@ -22,9 +22,12 @@ setup: $(PY)
 setup-test: setup
 	$(PIP) install --quiet -e '.[test]'
 
-## demo: the main job on the embedded default model (until the pipeline lands: the suites on --model=base)
+## demo: the main job on the embedded default model (until the pipeline lands: the suites on --model=base).
+## A failed gate (pytest exit 1) is the demo's result, not a broken demo: the base model is the bar to beat.
 demo: setup
-	$(PY) -m pytest suites/ --model=base $(PYTEST_ARGS)
+	@$(PY) -m pytest suites/ --model=base $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 1 ]; then echo "demo: the base model fails the gates above; that is the bar a fine-tuned adapter must clear."; \
+	elif [ $$status -ne 0 ]; then exit $$status; fi
 
 ## test: the harness's own tests
 test: setup-test

@@ -1,0 +1,59 @@
+"""The product's suites, end to end on the real embedded SmolLM2, over a small slice of each golden set."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_suites(cache_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest", "suites/", "--golden-limit=6", "-p", "no:cacheprovider", *args]
+    env = {**os.environ, "HARNESS_CACHE": str(cache_dir)}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_suites_on_the_base_model_gate_report_and_rerun_from_cache(fresh_cache_dir: Path) -> None:
+    first = run_suites(fresh_cache_dir, "--model=base")
+
+    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-3000:]  # the base model fails the bar
+    out = first.stdout
+    assert "harness gates" in out
+    assert re.search(r"banking77\.accuracy\s+0\.\d{3}\s+\[0\.\d{3}, \d\.\d{3}\]\s+>= 0\.85\s+FAIL", out)
+    assert "banking77.prompted_baseline.accuracy" in out
+    assert "model and baseline are the same model" in out  # the regression suite skips, saying why
+    run_dir = report_dir(out)
+    try:
+        results = json.loads((run_dir / "results.json").read_text())
+        assert results["golden_limit"] == 6
+        assert results["models"]["model"]["label"] == "hf:HuggingFaceTB/SmolLM2-135M-Instruct"
+        accuracy = next(g for g in results["gates"] if g["name"] == "banking77.accuracy")
+        assert len(accuracy["cases"]) == 6 and all(c["output"] is not None for c in accuracy["cases"])
+
+        rerun = run_suites(fresh_cache_dir, "--model=base")
+        shutil.rmtree(report_dir(rerun.stdout))
+        assert rerun.returncode == 1
+        assert _gate_lines(rerun.stdout) == _gate_lines(out)  # same answers, from the cache
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def report_dir(output: str) -> Path:
+    """The run dir this run wrote (reports/ is the user's; remove only what the test made)."""
+    found = re.search(r"report: (\S+)/summary\.md", output)
+    assert found, output[-3000:]
+    return ROOT / found.group(1)
+
+
+def _gate_lines(output: str) -> list[str]:
+    section = output.split("harness gates", 1)[1]
+    return [line for line in section.splitlines() if line.startswith(("banking77", "regression"))]
