@@ -56,7 +56,7 @@ def test_every_label_is_answered(model, golden):
     cases = golden("toy")
     answers = model.generate([c.prompt() for c in cases])
     gate.slices_at_least("toy.per_label", [a.completion_tokens >= 1 for a in answers], [c.expected for c in cases],
-                         0.5, cases=cases, outputs=answers)
+                         0.5, mode="point", cases=cases, outputs=answers)
 """
 
 
