@@ -34,25 +34,22 @@ def distinct(model, baseline):
     return model, baseline
 
 
-def test_no_forgetting(distinct, golden):
-    model, baseline = distinct
-    cases = golden("regression")
+def compare(model, baseline, cases, max_new_tokens, passed):
+    """Both models' answers on the same prompts, and which of them pass."""
     prompts = [case.prompt() for case in cases]
-    answers = model.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
-    baseline_answers = baseline.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
-    candidate_ok = [passes(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
-    baseline_ok = [passes(answer, case.expected) for answer, case in zip(baseline_answers, cases, strict=True)]
-    gate.no_regression("regression.no_forgetting", candidate_ok, baseline_ok, 0.05,
-                       cases=cases, outputs=answers, baseline_outputs=baseline_answers)  # fmt: skip
+    answers = model.generate(prompts, max_new_tokens=max_new_tokens)
+    baseline_answers = baseline.generate(prompts, max_new_tokens=max_new_tokens)
+    candidate_ok = [passed(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
+    baseline_ok = [passed(answer, case.expected) for answer, case in zip(baseline_answers, cases, strict=True)]
+    return dict(candidate=candidate_ok, baseline=baseline_ok, cases=cases, outputs=answers,
+                baseline_outputs=baseline_answers)  # fmt: skip
+
+
+def test_no_forgetting(distinct, golden):
+    outcome = compare(*distinct, golden("regression"), MAX_NEW_TOKENS, passes)
+    gate.no_regression("regression.no_forgetting", max_drop=0.05, **outcome)
 
 
 def test_banking77_no_regression(distinct, golden):
-    model, baseline = distinct
-    cases = golden("banking77")
-    prompts = [case.prompt() for case in cases]
-    answers = model.generate(prompts, max_new_tokens=BANKING77_MAX_NEW_TOKENS)
-    baseline_answers = baseline.generate(prompts, max_new_tokens=BANKING77_MAX_NEW_TOKENS)
-    candidate_ok = [metrics.label_match(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
-    baseline_ok = [metrics.label_match(a, case.expected) for a, case in zip(baseline_answers, cases, strict=True)]
-    gate.no_regression("banking77.no_regression", candidate_ok, baseline_ok, 0.05,
-                       cases=cases, outputs=answers, baseline_outputs=baseline_answers)  # fmt: skip
+    outcome = compare(*distinct, golden("banking77"), BANKING77_MAX_NEW_TOKENS, metrics.label_match)
+    gate.no_regression("banking77.no_regression", max_drop=0.05, **outcome)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,18 @@ def fresh_cache_dir(tmp_path: Path, shared_models_dir: Path) -> Path:
     cache_dir.mkdir()
     os.symlink(shared_models_dir, cache_dir / "models")
     return cache_dir
+
+
+@pytest.fixture
+def tiny_project(
+    pytester: pytest.Pytester, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], pytest.Pytester]:
+    """make(extra_toml) -> a pytester project whose `base` is the tiny model, with its own cache dir."""
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "harness-cache"))
+
+    def make(extra_toml: str = "") -> pytest.Pytester:
+        base = f'[tool.harness.models]\nbase = "hf:{tiny_model_dir}"\n[tool.harness.generation]\nmax_new_tokens = 4\n'
+        pytester.makepyprojecttoml(base + extra_toml)
+        return pytester
+
+    return make

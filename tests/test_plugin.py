@@ -19,18 +19,9 @@ def test_answers(model, baseline):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> pytest.Pytester:
+def project(tiny_project) -> pytest.Pytester:
     """A pytester project whose `base` is the tiny model, with its own cache dir."""
-    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "harness-cache"))
-    pytester.makepyprojecttoml(
-        f"""
-        [tool.harness.models]
-        base = "hf:{tiny_model_dir}"
-        [tool.harness.generation]
-        max_new_tokens = 4
-        """
-    )
-    return pytester
+    return tiny_project("")
 
 
 def usage_error(result: pytest.RunResult) -> str:

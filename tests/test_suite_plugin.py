@@ -80,19 +80,9 @@ def lock_as_is(golden: Path) -> None:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> pytest.Pytester:
+def project(tiny_project) -> pytest.Pytester:
     """`base` is the tiny model; golden/toy holds six frozen cases; toy.accuracy's bar is in pyproject."""
-    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "harness-cache"))
-    pytester.makepyprojecttoml(
-        f"""
-        [tool.harness.models]
-        base = "hf:{tiny_model_dir}"
-        [tool.harness.generation]
-        max_new_tokens = 4
-        [tool.harness.gates]
-        "toy.accuracy" = 0.9
-        """
-    )
+    pytester = tiny_project('[tool.harness.gates]\n"toy.accuracy" = 0.9\n')
     write_set(pytester.path, "toy", toy_lines())
     freeze(pytester.path / "golden", "toy set for the plugin tests")
     return pytester
