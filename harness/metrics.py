@@ -334,3 +334,16 @@ def run_check(output: Output, spec: Mapping[str, Any]) -> bool:
             f"spec {dict(spec)} does not fit {check.__name__}{inspect.signature(check)}: {error}"
         ) from None
     return check(output, **args)
+
+
+def macro_f1_codes(true: Sequence[int], pred: Sequence[int], n_labels: int) -> float:
+    """Macro-F1 over integer-coded labels 0..n_labels-1 (a prediction of -1 is outside the label set).
+
+    Equal to `classification_report(...).macro_f1` for the same labels, and fast enough to bootstrap
+    (a thousand resamples in milliseconds), since F1 = 2·TP / (support + predicted) per class."""
+    truth, guess = np.asarray(true), np.asarray(pred)
+    hits = np.bincount(truth[truth == guess], minlength=n_labels)
+    support = np.bincount(truth, minlength=n_labels)
+    predicted = np.bincount(guess[guess >= 0], minlength=n_labels)
+    totals = support + predicted
+    return float(np.mean(np.where(totals > 0, 2 * hits / np.maximum(totals, 1), 0.0)))

@@ -346,3 +346,16 @@ def test_embedding_metrics_on_the_bundled_minilm() -> None:
     assert np.linalg.norm(vectors, axis=1) == pytest.approx(np.ones(4), abs=1e-5)
     assert metrics.embed(texts, batch_size=1) == pytest.approx(vectors, abs=1e-5)  # padding must not leak in
     assert metrics.embed([]).shape == (0, 384)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(-1, 4)), min_size=1, max_size=60),
+)
+@settings(max_examples=50, deadline=None)
+def test_macro_f1_codes_matches_the_classification_report(pairs: list[tuple[int, int]]) -> None:
+    labels = [f"l{i}" for i in range(5)]
+    truth = [labels[t] for t, _ in pairs]
+    predicted = [labels[p] if p >= 0 else "something else" for _, p in pairs]
+    expected = metrics.classification_report(truth, predicted, labels=labels).macro_f1
+    fast = metrics.macro_f1_codes([t for t, _ in pairs], [p for _, p in pairs], 5)
+    assert fast == pytest.approx(expected)
