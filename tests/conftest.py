@@ -25,6 +25,22 @@ def tiny_adapter_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: P
     return build_tiny_adapter(tiny_model_dir, tmp_path_factory.mktemp("tiny-lora"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _import_the_model_stack_once(tiny_model_dir: Path, tiny_adapter_dir: Path, tmp_path_factory) -> None:
+    """Load and run a peft model once per process, before any test. pytester's in-process runs restore
+    sys.modules afterwards; torch and transformers modules first imported inside one would be imported
+    again later, and torch cannot initialise twice in a process."""
+    from harness.models.resolve import ModelFactory
+    from harness.models.spec import PeftSpec
+    from harness.progress import no_progress
+
+    scratch = tmp_path_factory.mktemp("warm-up")
+    cache = GenerationCache(scratch / "generations.sqlite", enabled=False)
+    ModelFactory(HarnessConfig(root=scratch, cache_dir=scratch), cache, no_progress).build(
+        PeftSpec(tiny_adapter_dir)
+    ).generate(["warm up"], max_new_tokens=2)
+
+
 @pytest.fixture
 def cache(tmp_path: Path) -> GenerationCache:
     cache = GenerationCache(tmp_path / "cache" / "generations.sqlite")
