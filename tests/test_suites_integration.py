@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_suites(cache_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pytest", "suites/", "--golden-limit=6", "-p", "no:cacheprovider", *args]
+    paths = [a for a in args if a.startswith("suites/")] or ["suites/"]
+    options = [a for a in args if not a.startswith("suites/")]
+    command = [sys.executable, "-m", "pytest", *paths, "--golden-limit=6", "-p", "no:cacheprovider", *options]
     env = {**os.environ, "HARNESS_CACHE": str(cache_dir)}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
@@ -57,3 +59,31 @@ def report_dir(output: str) -> Path:
 def _gate_lines(output: str) -> list[str]:
     section = output.split("harness gates", 1)[1]
     return [line for line in section.splitlines() if line.startswith(("banking77", "regression"))]
+
+
+def test_regression_suite_passes_an_adapter_that_changes_nothing(fresh_cache_dir: Path, tmp_path: Path) -> None:
+    """A LoRA adapter at its default initialisation (B = 0) answers exactly like its base: nothing is lost."""
+    adapter = zero_lora_on_the_embedded_base(fresh_cache_dir, tmp_path / "zero-lora")
+
+    run = run_suites(fresh_cache_dir, f"--model=peft:{adapter}", "--baseline=base", "suites/test_regression.py")
+    run_dir = report_dir(run.stdout)
+    shutil.rmtree(run_dir)
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert re.search(r"regression\.no_forgetting\s+0\.000\s+\[0\.000, 0\.\d+\]\s+<= 0\.05\s+pass", run.stdout)
+
+
+def zero_lora_on_the_embedded_base(cache_dir: Path, out: Path) -> Path:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from harness.config import EMBEDDED_BASE_ID
+    from harness.embedded import materialised_dir
+
+    base = AutoModelForCausalLM.from_pretrained(materialised_dir(EMBEDDED_BASE_ID, cache_dir))
+    get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(out)
+    config_file = out / "adapter_config.json"
+    config = json.loads(config_file.read_text())
+    config["base_model_name_or_path"] = EMBEDDED_BASE_ID  # resolves offline through the wheel, on any machine
+    config_file.write_text(json.dumps(config))
+    return out
