@@ -102,7 +102,7 @@ def _dequantize_to(gguf: Path, out: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The tensors are already de-quantized to float32; drop the GGUF quantizer so save_pretrained
     # writes plain safetensors instead of refusing.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config.name_or_path = EMBEDDED_BASE_ID

@@ -88,7 +88,7 @@ def _load(source: HFSource) -> tuple[Any, Any]:
     tokenizer.padding_side = "left"  # generation continues from the right edge of every row
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(source.base_dir, dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(source.base_dir, dtype=dtype).to(device)  # type: ignore[arg-type]
     if source.adapter_dir is not None:
         from peft import PeftModel
 
