@@ -133,9 +133,13 @@ def reference_score(hf_model, tokenizer, prompt, choice: str) -> float:
     return sum(logprobs[len(context_ids) + j - 1, t].item() for j, t in enumerate(choice_ids))
 
 
-def test_shared_system_prompt_reuse_gives_the_same_answers(config, cache, tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize("kind", ["hf", "peft"])
+def test_shared_system_prompt_reuse_gives_the_same_answers(
+    kind: str, config, cache, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
     """Batches start from the cached KV of the shared system prompt, padded after it: same answers."""
-    model = factory(config, cache).build(HFSpec(str(tiny_model_dir)))
+    spec = HFSpec(str(tiny_model_dir)) if kind == "hf" else PeftSpec(tiny_adapter_dir)
+    model = factory(config, cache).build(spec)
     model.backend.batch_size = 3  # type: ignore[attr-defined]  # two batches: the second reuses the prefix
 
     answers = model.generate(SHARED_PREFIX_PROMPTS, max_new_tokens=8)

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.cache import GenerationCache
 from harness.models.base import Completion, Params, ProgressFactory, Prompt, as_messages
-from harness.models.prefix import MIN_SHARED_TOKENS, PrefixKV, shared_prefix_length
+from harness.models.prefix import MIN_SHARED_TOKENS, PrefixKV, batch_cache, shared_prefix_length
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "config.json", "generation_config.json")
 TOKENIZER_FILES = (
@@ -154,13 +154,13 @@ class HFBackend:
         started = time.perf_counter()
         with torch.inference_mode(), self._adapter_context(model):
             shared = shared_prefix_length(rows)
-            kv = None
-            if shared >= MIN_SHARED_TOKENS:
-                kv = self.prefix.kv_for(model, rows[0][:shared])
-                kv.batch_repeat_interleave(len(rows))
-            else:
+            if shared < MIN_SHARED_TOKENS:
                 shared = 0
             input_ids, mask = _pad_after_prefix(rows, shared, tokenizer.pad_token_id, model.device)
+            kv = None
+            if shared:
+                max_length = input_ids.shape[1] + int(params["max_new_tokens"])
+                kv = batch_cache(model, self.prefix.kv_for(model, rows[0][:shared]), len(rows), max_length)
             if "seed" in params:
                 torch.manual_seed(int(params["seed"]))
             output = model.generate(
