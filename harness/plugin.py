@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -182,8 +183,6 @@ def _load_config(config: pytest.Config) -> HarnessConfig:
 
 
 def _with_cache_dir(config: HarnessConfig, cache_dir: Path) -> HarnessConfig:
-    from dataclasses import replace
-
     return replace(config, cache_dir=cache_dir)
 
 
