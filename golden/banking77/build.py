@@ -29,13 +29,16 @@ TRAIN_CSV = HERE.parent.parent / "training" / "data" / "banking77" / "train.csv"
 SHOTS_PER_LABEL = 1  # few-shot examples for the prompted baseline, drawn from train.csv (never from test)
 
 # The system turn of every case, and the prompt training data should use so that train and eval match.
-# Kept short and literal for SmolLM2-135M: one task sentence, one output rule, then one label per line
-# (~585 SmolLM2 tokens in all). Fill it with SYSTEM_PROMPT_TEMPLATE.format(labels="\n".join(labels)),
-# labels as in labels.json, or take messages[0] of any case in cases.jsonl.
+# Kept short and literal for SmolLM2-135M: one task sentence, one output rule, one label per line, then the
+# fallback rule (~600 SmolLM2 tokens in all). FALLBACK_LABEL is what an out-of-scope message must get: a
+# router that forces every message into an intent is wrong on everything it was not built for. Fill it with SYSTEM_PROMPT_TEMPLATE.format(labels="\n".join(labels),
+# fallback=FALLBACK_LABEL), labels as in labels.json, or take messages[0] of any case in cases.jsonl.
 SYSTEM_PROMPT_TEMPLATE = """\
 Classify the bank customer's message into one intent. Reply with the intent label only, copied \
 exactly from this list:
-{labels}"""
+{labels}
+If the message fits none of these intents, reply {fallback}."""
+FALLBACK_LABEL = "out_of_scope"
 
 Row = tuple[int, str, str]  # (0-based data row in test.csv, text, label)
 
@@ -76,7 +79,7 @@ def build() -> tuple[list[str], list[GoldenCase]]:
     """The labels and the cases, computed only from files in this directory (tests rebuild and compare)."""
     rows = read_rows()
     labels = read_labels(rows)
-    system_prompt = SYSTEM_PROMPT_TEMPLATE.format(labels="\n".join(labels))
+    system_prompt = SYSTEM_PROMPT_TEMPLATE.format(labels="\n".join(labels), fallback=FALLBACK_LABEL)
     return labels, [to_case(row, system_prompt) for row in stratified_sample(rows, labels)]
 
 
