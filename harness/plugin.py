@@ -116,6 +116,7 @@ def _start_record(
     )
     hint = os.path.relpath(run_dir / "summary.md", config.invocation_params.dir)
     gates.configure(settings, lambda result: record.gates.append(result.to_record()), hint)
+    report.configure_attach(record.extras.__setitem__)
     return record
 
 
@@ -123,6 +124,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Detach gates from the finished run, so later library use neither records into it nor cites it."""
     if RECORD_KEY in config.stash:
         gates.configure(gates.GateSettings(), lambda result: None)
+        report.configure_attach(None)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -138,6 +140,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", {})
     record.gates.extend(output.get("harness_gates", []))
     record.models.update(output.get("harness_models", {}))
+    record.extras.update(output.get("harness_extras", {}))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -147,7 +150,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["harness_gates"] = record.gates
         session.config.workeroutput["harness_models"] = record.models
-    elif record.gates:
+        session.config.workeroutput["harness_extras"] = record.extras
+    elif record.gates or record.extras:
         report.write(record)
 
 

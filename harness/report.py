@@ -9,10 +9,49 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+ExtrasSink = Callable[[str, dict[str, Any]], None]
+
+
+class _Attach:
+    """Where `attach` sends data: the plugin installs the session's sink; outside a session there is none."""
+
+    sink: ExtrasSink | None = None
+
+
+def configure_attach(sink: ExtrasSink | None) -> None:
+    """The plugin's hook: route `attach` into the running session's record (None: no session)."""
+    _Attach.sink = sink
+
+
+def attach(name: str, data: dict[str, Any]) -> None:
+    """Store JSON-able `data` in the current run's record; it lands in results.json as `"extras": {name: data}`.
+
+    Suites and the judge call it for figures that are not gates (e.g. judge calibration). The data is
+    copied through JSON now, so a value JSON cannot hold fails here, at the caller, and not at the end of
+    the run; the copy also travels over xdist's channel. A second attach under the same name replaces the
+    first. Outside a harness session it does nothing and warns, so library code can call it freely."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"report.attach: name must be a non-empty string, got {name!r}")
+    if not isinstance(data, dict):
+        raise TypeError(f"report.attach({name!r}): data must be a dict, got {type(data).__name__}")
+    try:
+        plain = json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"report.attach({name!r}): data is not JSON-able ({error}); convert it to dicts, lists, str, "
+            "finite floats, ints, bools or None (e.g. numpy values with .item() or .tolist())"
+        ) from None
+    if _Attach.sink is None:
+        warnings.warn(f"report.attach({name!r}): no harness session is running; the data is dropped", stacklevel=2)
+        return
+    _Attach.sink(name, plain)
 
 
 def run_dir_name(model_label: str, now: datetime | None = None) -> str:
@@ -41,6 +80,8 @@ class RunRecord:
     gates: list[dict[str, Any]] = field(default_factory=list)
     golden_limit: int | None = None
     """Set for smoke runs on a slice of each golden set: their gates are not a decision."""
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Data suites stored with `attach` (e.g. judge calibration), by name."""
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_json(self) -> dict[str, Any]:
@@ -52,6 +93,7 @@ class RunRecord:
             "thresholds": self.thresholds,
             "golden_limit": self.golden_limit,
             "gates": sorted(self.gates, key=lambda g: g["name"]),
+            "extras": self.extras,
         }
 
 
