@@ -59,6 +59,12 @@ class CaseOutcome:
     baseline_output: str | None = None
     baseline_passed: bool | None = None
     latency_s: float | None = None
+    # Token counts and the baseline's latency feed the report's cost table; None when outputs are plain text.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    baseline_latency_s: float | None = None
+    baseline_prompt_tokens: int | None = None
+    baseline_completion_tokens: int | None = None
 
 
 @dataclass
@@ -185,6 +191,7 @@ def no_regression(
     outcomes = _outcomes(candidate, cases, outputs)
     for outcome, base_ok, base_out in zip(outcomes, baseline, baseline_outputs or [None] * len(outcomes), strict=True):
         outcome.baseline_passed, outcome.baseline_output = bool(base_ok), _text(base_out)
+        _record_baseline_cost(outcome, base_out)
     details = {"lost": lost, "gained": gained, "baseline_passes": kept_by_baseline, "p_worse": test.p_worse,
                "p_value": test.p_value}  # fmt: skip
     return _finish(GateResult(name, "no_regression", drop, interval, bar, passed, message, details, outcomes))
@@ -217,6 +224,7 @@ def better_than(
     outcomes = _outcomes(candidate, cases, outputs)
     for outcome, ok, out in zip(outcomes, reference, reference_outputs or [None] * len(outcomes), strict=True):
         outcome.baseline_passed, outcome.baseline_output = ok, _text(out)
+        _record_baseline_cost(outcome, out)
     details = {"p_better": p_better, "reference_rate": sum(reference) / len(reference)}
     return _finish(
         GateResult(name, "better_than", diff, (p_better, p_better), alpha, passed, message, details, outcomes)
@@ -326,9 +334,18 @@ def _outcomes(values: Sequence[Any], cases: Sequence[Any] | None, outputs: Seque
             output=_text(out),
             expected=getattr(case, "expected", None),
             latency_s=getattr(out, "latency_s", None),
+            prompt_tokens=getattr(out, "prompt_tokens", None),
+            completion_tokens=getattr(out, "completion_tokens", None),
         )
         for i, (v, case, out) in enumerate(zip(values, cases, outputs, strict=True))
     ]
+
+
+def _record_baseline_cost(outcome: CaseOutcome, output: Any) -> None:
+    """The baseline's latency and tokens, when its outputs are Completions, for the report's cost table."""
+    outcome.baseline_latency_s = getattr(output, "latency_s", None)
+    outcome.baseline_prompt_tokens = getattr(output, "prompt_tokens", None)
+    outcome.baseline_completion_tokens = getattr(output, "completion_tokens", None)
 
 
 def _is_flag(value: Any) -> bool:

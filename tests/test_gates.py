@@ -157,6 +157,8 @@ def test_every_gate_is_recorded_with_its_per_case_outcomes(recorded: list[GateRe
     assert first == {
         "id": "b-0", "passed": False, "score": 0.0, "input": "where is card 0?", "output": "card_linking",
         "expected": "card_arrival", "baseline_output": None, "baseline_passed": None, "latency_s": 0.25,
+        "prompt_tokens": None, "completion_tokens": None, "baseline_latency_s": None, "baseline_prompt_tokens": None,
+        "baseline_completion_tokens": None,
     }  # fmt: skip
 
 

@@ -216,7 +216,8 @@ def test_gates_used_after_a_session_do_not_point_at_its_report(project: pytest.P
 
 def comparable(gate: dict[str, Any]) -> dict[str, Any]:
     """A gate record without per-case latencies, which differ between any two runs."""
-    return {**gate, "cases": [{k: v for k, v in case.items() if k != "latency_s"} for case in gate["cases"]]}
+    timings = ("latency_s", "baseline_latency_s")
+    return {**gate, "cases": [{k: v for k, v in case.items() if k not in timings} for case in gate["cases"]]}
 
 
 def test_two_xdist_workers_record_the_same_gates_as_a_serial_run(project: pytest.Pytester) -> None:
