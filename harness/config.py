@@ -41,6 +41,31 @@ class OpenAISettings:
 
 
 @dataclass(frozen=True)
+class JudgeSettings:
+    """`[tool.harness.judge]`: the LLM judge and the bar its agreement with people must clear."""
+
+    spec: str = ""
+    """A model spec like --model (usually openai:MODEL@BASE_URL); empty: no judge, the judge suite skips."""
+    min_kappa: float = 0.6
+    """Cohen's kappa with the human verdicts in golden/judge_calibration below which the judge is untrusted."""
+    max_error_rate: float = 0.1
+    """Share of calibration verdicts the judge may fail to give (unparseable after a re-ask) and stay trusted."""
+    max_items: int = 40
+    """Model answers judged per run: enough for a win-rate interval, few enough to stay cheap."""
+    max_new_tokens: int = 128
+    """Room for a one-sentence reason and the verdict as JSON."""
+
+    def __post_init__(self) -> None:
+        bounds = {"min_kappa": (-1.0, 1.0), "max_error_rate": (0.0, 1.0)}
+        for name, (low, high) in bounds.items():
+            if not low <= getattr(self, name) <= high:
+                raise ConfigError(f"[tool.harness.judge] {name} = {getattr(self, name)!r} must be in [{low}, {high}]")
+        for name in ("max_items", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[tool.harness.judge] {name} = {getattr(self, name)!r} must be at least 1")
+
+
+@dataclass(frozen=True)
 class HarnessConfig:
     root: Path = field(default_factory=Path.cwd)
     """Relative paths in model specs resolve against this (the directory holding pyproject.toml)."""
@@ -49,6 +74,7 @@ class HarnessConfig:
     )
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     gates: dict[str, Any] = field(default_factory=dict)
     """`[tool.harness.gates]` as written: thresholds by gate name, plus mode / confidence / alpha."""
@@ -69,7 +95,7 @@ class HarnessConfig:
 
     @classmethod
     def from_table(cls, table: dict[str, Any], *, root: Path, source: str = "[tool.harness]") -> HarnessConfig:
-        known = {"models", "generation", "openai", "cache_dir", "gates"}
+        known = {"models", "generation", "openai", "judge", "cache_dir", "gates"}
         _reject_unknown(table, known, source, "tool.harness")
         defaults = cls(root=root)
         models = {**defaults.models, **_str_table(table.get("models", {}), source, "tool.harness.models")}
@@ -79,6 +105,7 @@ class HarnessConfig:
             models=models,
             generation=_dataclass_from(GenerationDefaults, table.get("generation", {}), source, "generation"),
             openai=_dataclass_from(OpenAISettings, table.get("openai", {}), source, "openai"),
+            judge=_dataclass_from(JudgeSettings, table.get("judge", {}), source, "judge"),
             cache_dir=cache_dir,
             gates=dict(table.get("gates", {})),
         )

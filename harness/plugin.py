@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,8 +25,13 @@ from harness.models.base import Model, ProgressFactory
 from harness.models.spec import ModelSpec, SpecError, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
 
+if TYPE_CHECKING:
+    from harness.judge import Judge
+    from harness.models.resolve import ModelFactory
+
 CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 SPECS_KEY = pytest.StashKey[tuple[ModelSpec, ModelSpec]]()
+JUDGE_KEY = pytest.StashKey["ModelSpec | None"]()
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
 CACHE_FILE = "generations.sqlite"
 
@@ -42,6 +47,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--model-key-env", default="OPENAI_API_KEY", metavar="NAME",
         help="environment variable holding the API key for openai: specs (default: OPENAI_API_KEY)",
+    )  # fmt: skip
+    group.addoption(
+        "--judge", default=None, metavar="SPEC",
+        help="LLM judge, same forms as --model (usually openai:MODEL@BASE_URL); default: [tool.harness.judge] "
+        "spec; empty: no judge (the judge suite skips)",
     )  # fmt: skip
     group.addoption("--no-cache", action="store_true", help="neither read nor write the generation cache")
     group.addoption(
@@ -74,8 +84,27 @@ def pytest_configure(config: pytest.Config) -> None:
         specs.append(spec)
     config.stash[CONFIG_KEY] = harness_config
     config.stash[SPECS_KEY] = (specs[0], specs[1])
+    config.stash[JUDGE_KEY] = _judge_spec(config, harness_config)
     lock_hash = _verify_golden(harness_config)
     config.stash[RECORD_KEY] = _start_record(config, harness_config, lock_hash, config.getoption("--model"))
+
+
+def _judge_spec(config: pytest.Config, harness_config: HarnessConfig) -> ModelSpec | None:
+    """--judge, else [tool.harness.judge] spec; parsed and checked like --model. Empty means no judge."""
+    from harness.models.resolve import check
+
+    option = config.getoption("--judge")
+    text = harness_config.judge.spec if option is None else option
+    if not text.strip():
+        return None
+    where = "--judge" if option is not None else "[tool.harness.judge] spec"
+    try:
+        spec = parse_spec(text.strip(), harness_config, cwd=config.invocation_params.dir,
+                          key_env=config.getoption("--model-key-env"))  # fmt: skip
+        check(spec)
+    except (SpecError, MissingEmbeddedModel) as error:
+        raise pytest.UsageError(f"{where}={text}: {error}") from None
+    return spec
 
 
 def _verify_golden(harness_config: HarnessConfig) -> str | None:
@@ -205,14 +234,19 @@ def generation_cache(pytestconfig: pytest.Config, harness_config: HarnessConfig)
 
 
 @pytest.fixture(scope="session")
-def _model_pair(
+def _model_factory(
     pytestconfig: pytest.Config, harness_config: HarnessConfig, generation_cache: GenerationCache
-) -> tuple[Model, Model]:
+) -> ModelFactory:
+    """One factory per session, so the model, its baseline and the judge share weights where they can."""
     from harness.models.resolve import ModelFactory
 
-    factory = ModelFactory(harness_config, generation_cache, _visible_progress(pytestconfig))
+    return ModelFactory(harness_config, generation_cache, _visible_progress(pytestconfig))
+
+
+@pytest.fixture(scope="session")
+def _model_pair(pytestconfig: pytest.Config, _model_factory: ModelFactory) -> tuple[Model, Model]:
     model_spec, baseline_spec = pytestconfig.stash[SPECS_KEY]
-    built = factory.build_all([model_spec, baseline_spec])
+    built = _model_factory.build_all([model_spec, baseline_spec])
     record = pytestconfig.stash[RECORD_KEY]
     for role, built_model in zip(("model", "baseline"), built, strict=True):
         record.models[role] = {"label": built_model.label, "fingerprint": built_model.fingerprint()}
@@ -230,6 +264,23 @@ def baseline(_model_pair: tuple[Model, Model]) -> Model:
     """The model to compare against (`--baseline`). For a peft model on the same base, it is the same
     loaded weights with the adapter switched off."""
     return _model_pair[1]
+
+
+@pytest.fixture(scope="session")
+def judge(pytestconfig: pytest.Config, harness_config: HarnessConfig, _model_factory: ModelFactory) -> Judge:
+    """The LLM judge (`--judge`, else [tool.harness.judge] spec), its calls cached like any generation.
+    Skips the requesting test when no judge is configured."""
+    from harness.judge import Judge
+
+    spec = pytestconfig.stash[JUDGE_KEY]
+    if spec is None:
+        pytest.skip(
+            "no LLM judge configured: pass --judge=openai:MODEL@BASE_URL (any --model form works) or set "
+            'spec = "..." in [tool.harness.judge] of pyproject.toml'
+        )
+    built = _model_factory.build(spec)
+    pytestconfig.stash[RECORD_KEY].models["judge"] = {"label": built.label, "fingerprint": built.fingerprint()}
+    return Judge(built, harness_config.judge)
 
 
 @pytest.fixture(scope="session")
