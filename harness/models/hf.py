@@ -67,6 +67,13 @@ class HFWeights:
         self._loaded: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def of(cls, model: Any, tokenizer: Any, source: HFSource | None = None) -> HFWeights:
+        """Weights already in memory, e.g. a model being trained (its fingerprint is not meaningful)."""
+        weights = cls(source or HFSource(base_dir=Path(getattr(model, "name_or_path", "") or ".")))
+        weights._loaded = (model, tokenizer)
+        return weights
+
     @property
     def is_loaded(self) -> bool:
         return self._loaded is not None

@@ -1,0 +1,38 @@
+"""`harness train --config training/configs/<task>.yaml [--strict]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("train", help="train an adapter on a curated dataset (data gates must pass)")
+    parser.add_argument("--config", type=Path, required=True, metavar="YAML", help="task config with a train: section")
+    parser.add_argument("--strict", action="store_true", help="config lint warnings are errors")
+    parser.add_argument("--max-steps", type=int, default=None, metavar="N", help="override train.max_steps")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.config import ConfigError, HarnessConfig
+    from harness.train.config import TrainConfigError, load_train_config
+    from harness.train.data import DatasetError
+    from harness.train.run import TrainingRefused, train
+
+    try:
+        harness = HarnessConfig.load(Path.cwd())
+        config = load_train_config(args.config, root=harness.root)
+        if args.max_steps is not None:
+            config.max_steps = args.max_steps
+        result: Any = train(config, harness, strict=args.strict)
+    except TrainingRefused as refusal:
+        print(f"harness train: refused: {refusal}")
+        return EXIT_REFUSED
+    except (TrainConfigError, DatasetError, ConfigError) as error:
+        print(f"harness train: error: {error}")
+        return EXIT_BAD_INPUT
+    return EXIT_OK if result.adapter_dir.is_dir() else EXIT_REFUSED

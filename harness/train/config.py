@@ -1,0 +1,170 @@
+"""The `train:` section of a task config (training/configs/<task>.yaml), as typed dataclasses.
+
+Every field has a default that works for the embedded SmolLM2 on a CPU; the YAML file says why each
+value was chosen. Unknown keys and wrong types are errors naming the file and the key path, so a typo
+never silently trains with a default.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+METHODS = ("lora", "dora", "qlora")
+
+
+class TrainConfigError(ValueError):
+    """A config that cannot be trained with; the message names the file and key."""
+
+
+@dataclass
+class AdapterSettings:
+    method: str = "lora"
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    top_layers: int | None = None
+    """Adapters only in the last N decoder layers (None: all). Backward then stops at the first adapted layer."""
+
+
+@dataclass
+class EvalGateSettings:
+    every_steps: int = 20
+    val_limit: int | None = 154
+    """Validation rows scored per evaluation (spread evenly over labels); None: all of them."""
+    gates: dict[str, str] = field(
+        default_factory=lambda: {"accuracy": "banking77.accuracy", "macro_f1": "banking77.macro_f1"}
+    )
+    """metric -> gate name in [tool.harness.gates] whose bar the metric must clear."""
+    stop_margin: float | None = 0.03
+    """Stop early once every gate's lower bound clears its bar by this much (None: never stop early)."""
+    max_new_tokens: int = 16
+
+
+@dataclass
+class ReplaySettings:
+    prompts: Path | None = None
+    """General prompts (JSONL, one {"prompt": ...} per line); the base model's own answers are replayed."""
+    share: float = 0.1
+    """Replay rows as a share of the task's training rows."""
+    max_new_tokens: int = 96
+
+
+@dataclass
+class TrainConfig:
+    source: Path
+    """The YAML file this came from (for messages)."""
+    dataset: Path = Path("runs/data")
+    output_dir: Path = Path("runs/adapter")
+    base_model: str = "base"
+    adapter: AdapterSettings = field(default_factory=AdapterSettings)
+    learning_rate: float = 2e-4
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    epochs: float = 1.0
+    max_steps: int = -1
+    warmup_ratio: float = 0.1
+    scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    bf16: bool | str = "auto"
+    """auto: bf16 autocast where the hardware does it natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
+    shared_prefix: bool = True
+    seed: int = 0
+    eval_gate: EvalGateSettings = field(default_factory=EvalGateSettings)
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
+    experiment: str = "harness-train"
+    """MLflow experiment name the run is logged under."""
+
+
+def load_train_config(path: Path, root: Path | None = None) -> TrainConfig:
+    """Read the `train:` section of a task YAML. Relative paths resolve against `root` (default: cwd)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise TrainConfigError(f"{path}: cannot read the config: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("train"), dict):
+        raise TrainConfigError(f"{path}: needs a `train:` section (a mapping)")
+    config: TrainConfig = _build(TrainConfig, {**document["train"], "source": path}, str(path), "train")
+    _resolve_paths(config, root or Path.cwd())
+    _check(config)
+    return config
+
+
+def _build(cls: type, table: dict[str, Any], source: str, where: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise TrainConfigError(f"{source}: unknown key(s) {unknown} in {where}; valid keys: {sorted(known)}")
+    values = {name: _coerce(hints[name], value, source, f"{where}.{name}") for name, value in table.items()}
+    missing = [f.name for f in fields(cls) if f.name not in values and f.default is MISSING
+               and f.default_factory is MISSING]  # fmt: skip
+    if missing:
+        raise TrainConfigError(f"{source}: {where} needs {missing}")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, source: str, where: str) -> Any:
+    """Check a YAML value against a field's type hint (dataclass, Path, list, dict, optional scalars)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        for option in options[:-1]:
+            try:
+                return _coerce(option, value, source, where)
+            except TrainConfigError:
+                continue
+        return _coerce(options[-1], value, source, where)
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        if not isinstance(value, dict):
+            raise TrainConfigError(f"{source}: {where} must be a mapping, got {value!r}")
+        return _build(hint, value, source, where)
+    if hint is Path:
+        if not isinstance(value, str | Path):
+            raise TrainConfigError(f"{source}: {where} must be a path, got {value!r}")
+        return Path(value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise TrainConfigError(f"{source}: {where} must be a list, got {value!r}")
+        return [_coerce(args[0], item, source, f"{where}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TrainConfigError(f"{source}: {where} must be a mapping, got {value!r}")
+        return {str(k): _coerce(args[1], v, source, f"{where}.{k}") for k, v in value.items()}
+    if hint is float and isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            return float(value)  # YAML reads 1e-4 as a string
+        except ValueError:
+            pass
+    if not isinstance(value, hint) or (isinstance(value, bool) and hint is not bool):
+        raise TrainConfigError(f"{source}: {where} = {value!r} must be {hint.__name__}")
+    return value
+
+
+def _resolve_paths(config: TrainConfig, root: Path) -> None:
+    config.dataset = (root / config.dataset).resolve()
+    config.output_dir = (root / config.output_dir).resolve()
+    if config.replay.prompts is not None:
+        config.replay.prompts = (root / config.replay.prompts).resolve()
+
+
+def _check(config: TrainConfig) -> None:
+    where = config.source
+    if config.adapter.method not in METHODS:
+        raise TrainConfigError(f"{where}: train.adapter.method = {config.adapter.method!r}; use one of {METHODS}")
+    if config.bf16 not in ("auto", True, False):
+        raise TrainConfigError(f"{where}: train.bf16 = {config.bf16!r}; use auto, true or false")
+    if not 0 <= config.replay.share < 1:
+        raise TrainConfigError(f"{where}: train.replay.share = {config.replay.share} must be in [0, 1)")
+    for name, value in (("batch_size", config.batch_size), ("adapter.rank", config.adapter.rank)):
+        if value < 1:
+            raise TrainConfigError(f"{where}: train.{name} = {value} must be at least 1")

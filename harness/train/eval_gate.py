@@ -1,0 +1,167 @@
+"""The eval-gate callback: checkpoints are chosen by the suites' own gates on the validation split.
+
+Eval loss rewards confident tokens; the suites reward right answers. Every `every_steps` steps the
+callback generates answers for the validation rows exactly as the suite does (greedy, the harness's
+HF backend on the weights being trained), computes the gated metrics with their 95% intervals, and
+keeps the adapter with the best score: the smallest margin by which a gate's lower bound clears its
+bar. Training may stop early once every gate clears its bar by `stop_margin`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from harness import metrics, stats
+from harness.train.config import EvalGateSettings
+from harness.train.data import ValCase
+
+METRICS = ("accuracy", "macro_f1")
+BOOTSTRAP_RESAMPLES = 500
+
+
+@dataclass
+class GateCheck:
+    gate: str
+    metric: str
+    value: float
+    lower: float
+    bar: float
+
+    @property
+    def margin(self) -> float:
+        return self.lower - self.bar
+
+
+@dataclass
+class Evaluation:
+    step: int
+    checks: list[GateCheck]
+    seconds: float
+    n: int
+
+    @property
+    def score(self) -> float:
+        """The worst margin: a checkpoint is as good as its weakest gate."""
+        return min(check.margin for check in self.checks)
+
+    def passes(self, margin: float = 0.0) -> bool:
+        return all(check.margin >= margin for check in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "score": self.score, "seconds": self.seconds, "n": self.n,
+                "checks": [asdict(c) | {"margin": c.margin} for c in self.checks]}  # fmt: skip
+
+
+def spread_over_labels(cases: Sequence[ValCase], limit: int | None) -> list[ValCase]:
+    """At most `limit` cases, taken round-robin over labels so every label is represented."""
+    if limit is None or len(cases) <= limit:
+        return list(cases)
+    by_label: dict[str, list[ValCase]] = defaultdict(list)
+    for case in cases:
+        by_label[case.label].append(case)
+    picked: list[ValCase] = []
+    queues = [list(group) for _, group in sorted(by_label.items())]
+    while len(picked) < limit:
+        for queue in queues:
+            if queue and len(picked) < limit:
+                picked.append(queue.pop(0))
+    return picked
+
+
+def score_answers(answers: Sequence[str], cases: Sequence[ValCase], bars: dict[str, tuple[str, float]]) -> list[GateCheck]:
+    """The gated metrics of one evaluation: accuracy with its Wilson bound, macro-F1 with a bootstrap bound."""
+    correct = [metrics.label_match(a, c.label) for a, c in zip(answers, cases, strict=True)]
+    labels = sorted({metrics.normalise_label(c.label) for c in cases})
+    code = {label: i for i, label in enumerate(labels)}
+    truth = [code[metrics.normalise_label(c.label)] for c in cases]
+    guess = [code.get(metrics.normalise_label(a), -1) for a in answers]
+    checks = []
+    for metric, (gate, bar) in bars.items():
+        if metric == "accuracy":
+            value = sum(correct) / len(correct)
+            lower = stats.wilson_interval(sum(correct), len(correct))[0]
+        elif metric == "macro_f1":
+            def f1(indices: Sequence[int]) -> float:
+                return metrics.macro_f1_codes([truth[i] for i in indices], [guess[i] for i in indices], len(labels))
+
+            value = f1(range(len(cases)))
+            lower = stats.bootstrap_statistic_interval(len(cases), f1, n_resamples=BOOTSTRAP_RESAMPLES)[0]
+        else:
+            raise ValueError(f"eval_gate.gates: unknown metric {metric!r}; known: {METRICS}")
+        checks.append(GateCheck(gate=gate, metric=metric, value=value, lower=lower, bar=bar))
+    return checks
+
+
+@dataclass
+class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
+    """Evaluates by gate every `settings.every_steps` steps and at the end; saves the best adapter."""
+
+    cases: list[ValCase]
+    settings: EvalGateSettings
+    bars: dict[str, tuple[str, float]]
+    """metric -> (gate name, bar), the bars of [tool.harness.gates]."""
+    best_dir: Path
+    tokenizer: Any
+    history: list[Evaluation] = field(default_factory=list)
+    best: Evaluation | None = None
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **_: Any) -> Any:
+        if state.global_step % self.settings.every_steps == 0 or state.global_step >= state.max_steps:
+            self._evaluate(model, state.global_step)
+            margin = self.settings.stop_margin
+            if margin is not None and self.history[-1].passes(margin):
+                print(f"eval gate: every gate clears its bar by >= {margin} at step {state.global_step}; stopping")
+                control.should_training_stop = True
+        return control
+
+    def _evaluate(self, model: Any, step: int) -> None:
+        if self.history and self.history[-1].step == step:
+            return
+        started = time.perf_counter()
+        was_training = model.training
+        model.eval()
+        try:
+            answers = generate_answers(model, self.tokenizer, self.cases, self.settings.max_new_tokens)
+        finally:
+            model.train(was_training)
+        evaluation = Evaluation(step, score_answers(answers, self.cases, self.bars), time.perf_counter() - started,
+                                len(self.cases))  # fmt: skip
+        self.history.append(evaluation)
+        improved = self.best is None or evaluation.score > self.best.score
+        if improved:
+            self.best = evaluation
+            model.save_pretrained(self.best_dir)
+        print(_describe(evaluation, improved), flush=True)
+
+
+def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_new_tokens: int) -> list[str]:
+    """Greedy answers from the weights being trained, through the same backend the suites use."""
+    from harness.cache import GenerationCache
+    from harness.models.hf import HFBackend, HFWeights
+
+    backend = HFBackend(HFWeights.of(model, tokenizer), GenerationCache(Path("unused"), enabled=False),
+                        label="training", batch_size=16)  # fmt: skip
+    params = {"max_new_tokens": max_new_tokens, "temperature": 0.0}
+    answers: dict[int, str] = {}
+    for index, completion in backend.generate([c.prompt for c in cases], params, _no_progress):
+        answers[index] = completion.text
+    return [answers[i] for i in range(len(cases))]
+
+
+def _no_progress(total: int, description: str) -> Any:
+    from harness.progress import no_progress
+
+    return no_progress(total, description)
+
+
+def _describe(evaluation: Evaluation, improved: bool) -> str:
+    parts = [f"{c.metric} {c.value:.3f} [>= {c.lower:.3f}] vs {c.bar:g}" for c in evaluation.checks]
+    mark = "  (best so far, saved)" if improved else ""
+    return f"eval gate @ step {evaluation.step}: {'; '.join(parts)}; {evaluation.seconds:.0f}s{mark}"

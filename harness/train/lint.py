@@ -1,0 +1,80 @@
+"""Config lint: training recipes that practitioners keep reporting as failures, caught before training.
+
+Each rule is a plain function from the facts of a run to a warning (or None). Warnings land in the run
+summary; `harness train --strict` turns them into errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.train.config import TrainConfig
+
+SMALL_DATASET = 1000
+HIGH_RANK = 64
+MANY_EPOCHS = 3
+INSTRUCT_LR_BAR = {"lora": 1e-3, "dora": 1e-3, "qlora": 1e-3}
+"""Above this an adapter on an instruct model starts to overwrite its alignment; full fine-tunes use ~1e-5."""
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the rules look at, gathered once the data and the base model are known."""
+
+    train_rows: int
+    val_rows: int
+    base_is_instruct: bool
+    has_regression_suite: bool
+
+
+Rule = Callable[[TrainConfig, RunFacts], str | None]
+
+
+def memorisation_recipe(config: TrainConfig, facts: RunFacts) -> str | None:
+    if facts.train_rows < SMALL_DATASET and (config.adapter.rank >= HIGH_RANK or config.epochs >= MANY_EPOCHS):
+        return (
+            f"memorisation recipe: {facts.train_rows} training rows (< {SMALL_DATASET}) with rank "
+            f"{config.adapter.rank} and {config.epochs:g} epochs; use rank <= 16 and 1-2 epochs, or more data"
+        )
+    return None
+
+
+def high_learning_rate_on_instruct(config: TrainConfig, facts: RunFacts) -> str | None:
+    bar = INSTRUCT_LR_BAR[config.adapter.method]
+    if facts.base_is_instruct and config.learning_rate > bar:
+        return (
+            f"learning rate {config.learning_rate:g} > {bar:g} on an instruct model tends to destroy its alignment "
+            "(watch the regression suite); lower it or replay general data"
+        )
+    return None
+
+
+def no_validation_split(config: TrainConfig, facts: RunFacts) -> str | None:
+    if facts.val_rows == 0:
+        return (
+            f"no validation split in {config.dataset}: checkpoints cannot be chosen by suite score; "
+            "curate with a val share > 0"
+        )
+    return None
+
+
+def narrow_training_without_replay(config: TrainConfig, facts: RunFacts) -> str | None:
+    if facts.has_regression_suite and config.replay.prompts is None and config.learning_rate > 2e-4:
+        return (
+            "narrow task training at a high learning rate without replay: expect forgetting in the regression "
+            "suite; set train.replay.prompts or lower the learning rate"
+        )
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    memorisation_recipe,
+    high_learning_rate_on_instruct,
+    no_validation_split,
+    narrow_training_without_replay,
+)
+
+
+def lint(config: TrainConfig, facts: RunFacts) -> list[str]:
+    return [warning for rule in RULES if (warning := rule(config, facts))]

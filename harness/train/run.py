@@ -1,0 +1,307 @@
+"""`harness train`: one training run, top to bottom (data gates → data → lint → model → train → save → log).
+
+The adapter that lands in `output_dir` is the checkpoint the eval gate scored best, in standard PEFT
+format (adapter_config.json + adapter_model.safetensors, loadable by PEFT and by vLLM `--lora-modules`).
+It replaces the previous one atomically, so an interrupted run never leaves half an adapter behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import HarnessConfig
+from harness.train import lint as config_lint
+from harness.train.config import TrainConfig
+from harness.train.data import prompt_completion, read_split, replay_prompts, replay_rows, val_cases
+
+DATA_SUITES = Path("suites/data")
+
+
+class TrainingRefused(RuntimeError):
+    """Training did not start: data gates failed, lint in --strict mode, or an impossible method."""
+
+
+@dataclass
+class TrainResult:
+    adapter_dir: Path
+    summary_path: Path
+    warnings: list[str]
+    steps: int
+    seconds: float
+    train_rows: int
+    replay_rows: int
+    tokens_per_second: float
+    peak_rss_mb: float
+    best: dict[str, Any] | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_data_gates(dataset: Path, root: Path) -> None:
+    """Run `pytest suites/data --dataset=DIR`; anything but exit 0 refuses training, with pytest's own output."""
+    suites = root / DATA_SUITES
+    if not suites.is_dir():
+        raise TrainingRefused(f"{suites}: no data suites to gate the dataset with; training needs them")
+    command = [sys.executable, "-m", "pytest", str(suites), f"--dataset={dataset}", "-q", "-p", "no:cacheprovider"]
+    print(f"data gates: {' '.join(command[2:])}", flush=True)
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    tail = "\n".join(done.stdout.strip().splitlines()[-25:])
+    if done.returncode != 0:
+        raise TrainingRefused(f"data gates failed (pytest exit {done.returncode}); training refused:\n{tail}")
+    print(tail.splitlines()[-1] if tail else "data gates passed", flush=True)
+
+
+def train(config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, data_gates: bool = True) -> TrainResult:
+    started = time.perf_counter()
+    if data_gates:
+        check_data_gates(config.dataset, harness.root)
+    train_rows, val_rows = read_split(config.dataset, "train"), read_split(config.dataset, "val")
+    base_id, base_dir = _base_model(config, harness)
+    tokenizer = _tokenizer(base_dir)
+    warnings = config_lint.lint(config, _facts(train_rows, val_rows, tokenizer, harness))
+    for warning in warnings:
+        print(f"lint: {warning}", flush=True)
+    if strict and warnings:
+        raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
+    replay = _replay(config, harness, len(train_rows))
+    model = _load_model(config, base_dir)
+    trainer, gate = _trainer(config, harness, model, tokenizer, [prompt_completion(r) for r in train_rows] + replay,
+                             val_rows)  # fmt: skip
+    output = trainer.train()
+    seconds = time.perf_counter() - started
+    final = _finish(config, trainer, gate, base_id)
+    result = TrainResult(
+        adapter_dir=config.output_dir, summary_path=config.output_dir / "training_summary.json", warnings=warnings,
+        steps=int(output.global_step), seconds=seconds, train_rows=len(train_rows), replay_rows=len(replay),
+        tokens_per_second=float(output.metrics.get("train_tokens_per_second", 0.0)) or _tokens_per_second(trainer),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        best=final, history=[e.to_json() for e in gate.history] if gate else [],
+    )  # fmt: skip
+    _write_summary(result, config, trainer)
+    _log_to_mlflow(result, config, harness, trainer)
+    return result
+
+
+def _base_model(config: TrainConfig, harness: HarnessConfig) -> tuple[str, Path]:
+    """The base model's id (as recorded in the adapter) and its local directory."""
+    from harness.models.resolve import local_model_dir
+    from harness.models.spec import HFSpec, parse_spec
+
+    spec = parse_spec(config.base_model, harness, cwd=harness.root)
+    if not isinstance(spec, HFSpec):
+        raise TrainingRefused(f"{config.source}: train.base_model must name an hf: model, got {config.base_model!r}")
+    return spec.path_or_id, local_model_dir(spec.path_or_id, harness.cache_dir).resolve()
+
+
+def _tokenizer(base_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _facts(train_rows: list[Any], val_rows: list[Any], tokenizer: Any, harness: HarnessConfig) -> config_lint.RunFacts:
+    return config_lint.RunFacts(
+        train_rows=len(train_rows), val_rows=len(val_rows), base_is_instruct=bool(tokenizer.chat_template),
+        has_regression_suite=(harness.golden_dir / "regression").is_dir(),
+    )  # fmt: skip
+
+
+def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> list[dict[str, Any]]:
+    """The base model's own answers to general prompts, generated through the harness (and its cache)."""
+    settings = config.replay
+    if settings.prompts is None or settings.share == 0:
+        return []
+    from harness.cache import GenerationCache
+    from harness.models.resolve import ModelFactory
+    from harness.models.spec import parse_spec
+
+    wanted = round(train_rows * settings.share / (1 - settings.share))
+    prompts = replay_prompts(settings.prompts)[:wanted]
+    cache = GenerationCache(harness.cache_dir / "generations.sqlite")
+    try:
+        base = ModelFactory(harness, cache).build(parse_spec(config.base_model, harness, cwd=harness.root))
+        answers = base.generate(prompts, max_new_tokens=settings.max_new_tokens)
+    finally:
+        cache.close()
+    rows = replay_rows(prompts, answers)
+    print(f"replay: {len(rows)} of {len(prompts)} general prompts answered in full by the base model", flush=True)
+    return rows
+
+
+def _load_model(config: TrainConfig, base_dir: Path) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if config.adapter.method == "qlora":
+        return _load_4bit(config, base_dir)
+    dtype = torch.bfloat16 if torch.cuda.is_available() and _use_bf16(config) else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
+    return model.to("cuda") if torch.cuda.is_available() else model
+
+
+def _load_4bit(config: TrainConfig, base_dir: Path) -> Any:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise TrainingRefused(
+            f"{config.source}: train.adapter.method = qlora loads the base in 4 bits with bitsandbytes, which needs "
+            "a CUDA GPU; this machine has none. Use method: lora (or dora) on CPU."
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise TrainingRefused("method: qlora needs bitsandbytes: pip install bitsandbytes") from None
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                      bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)  # fmt: skip
+    return AutoModelForCausalLM.from_pretrained(base_dir, quantization_config=quantization, device_map={"": 0})
+
+
+def _use_bf16(config: TrainConfig) -> bool:
+    if config.bf16 != "auto":
+        return bool(config.bf16)
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    cpu = torch.backends.cpu.get_cpu_capability()  # "AVX512" etc.; bf16 kernels need AVX512-BF16 or AMX
+    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or cpu == "AMX"
+    return bool(native)
+
+
+def _peft_config(config: TrainConfig, model: Any) -> Any:
+    from peft import LoraConfig
+
+    adapter = config.adapter
+    layers = None
+    if adapter.top_layers is not None:
+        total = model.config.num_hidden_layers
+        layers = list(range(max(0, total - adapter.top_layers), total))
+    return LoraConfig(
+        r=adapter.rank, lora_alpha=adapter.alpha, lora_dropout=adapter.dropout, target_modules=adapter.target_modules,
+        layers_to_transform=layers, use_dora=adapter.method == "dora", task_type="CAUSAL_LM",
+    )  # fmt: skip
+
+
+def _trainer(
+    config: TrainConfig, harness: HarnessConfig, model: Any, tokenizer: Any, rows: list[dict[str, Any]],
+    val_rows: list[dict[str, Any]],
+) -> tuple[Any, Any]:  # fmt: skip
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from harness.train.eval_gate import EvalGateCallback, spread_over_labels
+    from harness.train.trainer import SharedPrefixSFTTrainer
+
+    args = SFTConfig(
+        output_dir=str(_work_dir(config)), per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs, max_steps=config.max_steps, warmup_steps=config.warmup_ratio,  # < 1: a share of the steps
+        lr_scheduler_type=config.scheduler, weight_decay=config.weight_decay, bf16=_use_bf16(config),
+        use_cpu=not torch.cuda.is_available(), seed=config.seed, completion_only_loss=True,
+        gradient_checkpointing=False,  # small models fit; recomputing layers costs ~30% of the step
+        save_strategy="no", logging_steps=5, report_to=[], disable_tqdm=False, dataset_num_proc=None,
+    )  # fmt: skip
+    callbacks, gate = [], None
+    if val_rows:
+        bars = {metric: (name, harness_threshold(harness, name)) for metric, name in config.eval_gate.gates.items()}
+        cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
+        gate = EvalGateCallback(cases=cases, settings=config.eval_gate, bars=bars, best_dir=_best_dir(config),
+                                tokenizer=tokenizer)  # fmt: skip
+        callbacks.append(gate)
+    trainer_class = SharedPrefixSFTTrainer if config.shared_prefix else SFTTrainer
+    dataset = Dataset.from_list(rows).shuffle(seed=config.seed)
+    trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                            peft_config=_peft_config(config, model), callbacks=callbacks)  # fmt: skip
+    return trainer, gate
+
+
+def harness_threshold(harness: HarnessConfig, gate: str) -> float:
+    from harness.gates import GateSettings
+
+    settings = GateSettings.from_table(harness.gates)
+    try:
+        return settings.threshold(gate, None)
+    except (KeyError, ValueError, TypeError):
+        raise TrainingRefused(f"eval_gate names gate {gate!r}, which has no bar in [tool.harness.gates]") from None
+
+
+def _work_dir(config: TrainConfig) -> Path:
+    return config.output_dir.parent / f".{config.output_dir.name}.work"
+
+
+def _best_dir(config: TrainConfig) -> Path:
+    return _work_dir(config) / "best"
+
+
+def _finish(config: TrainConfig, trainer: Any, gate: Any, base_id: str) -> dict[str, Any] | None:
+    """Put the best checkpoint (by gate score; the last one without a val split) in output_dir, atomically."""
+    if gate is not None:
+        gate.on_step_end(trainer.args, trainer.state, trainer.control, model=trainer.model)  # score the final step
+    best = _best_dir(config)
+    if gate is None or gate.best is None:
+        trainer.model.save_pretrained(best)
+    _record_base(best, base_id)
+    staging = config.output_dir.parent / f".{config.output_dir.name}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(best, staging)
+    old = config.output_dir.parent / f".{config.output_dir.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if config.output_dir.exists():
+        os.replace(config.output_dir, old)
+    os.replace(staging, config.output_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return gate.best.to_json() if gate is not None and gate.best is not None else None
+
+
+def _record_base(adapter_dir: Path, base_id: str) -> None:
+    """Record the base as its id, not the local materialised path, so the adapter resolves on any machine."""
+    path = adapter_dir / "adapter_config.json"
+    config = json.loads(path.read_text())
+    config["base_model_name_or_path"] = base_id
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def _tokens_per_second(trainer: Any) -> float:
+    runtime = trainer.state.log_history[-1].get("train_runtime") if trainer.state.log_history else None
+    return trainer._total_train_tokens / runtime if runtime else 0.0
+
+
+def _write_summary(result: TrainResult, config: TrainConfig, trainer: Any) -> None:
+    summary = {
+        "result": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()},
+        "config": json.loads(json.dumps(asdict(config), default=str)),
+        "log_history": trainer.state.log_history,
+    }
+    result.summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(_summary_lines(result), flush=True)
+
+
+def _summary_lines(result: TrainResult) -> str:
+    lines = [f"trained {result.steps} steps on {result.train_rows} rows (+{result.replay_rows} replay) in "
+             f"{result.seconds / 60:.1f} min; {result.tokens_per_second:.0f} tokens/s; peak RSS "
+             f"{result.peak_rss_mb:.0f} MB"]  # fmt: skip
+    if result.best:
+        lines.append(f"best checkpoint: step {result.best['step']} (gate score {result.best['score']:+.3f})")
+    lines += [f"lint warning: {w}" for w in result.warnings]
+    lines.append(f"adapter: {result.adapter_dir}")
+    return "\n".join(lines)
+
+
+def _log_to_mlflow(result: TrainResult, config: TrainConfig, harness: HarnessConfig, trainer: Any) -> None:
+    from harness.train.tracking import log_training_run
+
+    log_training_run(result, config, harness, trainer.state.log_history)

@@ -1,0 +1,86 @@
+"""Training runs in MLflow: parameters, the loss curve, the eval-gate history and the summary file.
+
+The store is the registry's (embedded sqlite under runs/ by default, `MLFLOW_TRACKING_URI` for a team
+server), so a promoted model version and the run that trained it sit side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.config import HarnessConfig
+from harness.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from harness.train.run import TrainResult
+
+
+def tracking_uri(harness: HarnessConfig) -> str:
+    """MLFLOW_TRACKING_URI, else [tool.harness.registry] tracking_uri, else sqlite under runs/."""
+    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
+        return uri
+    registry = getattr(harness, "registry", None)
+    configured = getattr(registry, "tracking_uri", None)
+    if configured:
+        return str(configured)
+    return f"sqlite:///{(harness.root / 'runs' / 'mlflow.db').resolve()}"
+
+
+def log_training_run(
+    result: TrainResult, config: TrainConfig, harness: HarnessConfig, log_history: list[dict[str, Any]]
+) -> str:
+    """Log one finished run; returns its MLflow run id."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        logging.getLogger("alembic").setLevel(logging.ERROR)
+        import mlflow
+
+        Path(harness.root / "runs").mkdir(exist_ok=True)
+        mlflow.set_tracking_uri(tracking_uri(harness))
+        mlflow.set_experiment(config.experiment)
+        with mlflow.start_run(run_name=config.output_dir.name) as run:
+            mlflow.log_params(_flat_params(config))
+            for entry in log_history:
+                step = int(entry.get("step", 0))
+                mlflow.log_metrics({k: float(v) for k, v in entry.items() if _is_metric(k, v)}, step=step)
+            for evaluation in result.history:
+                mlflow.log_metrics(_gate_metrics(evaluation), step=int(evaluation["step"]))
+            mlflow.log_metrics({"tokens_per_second": result.tokens_per_second, "peak_rss_mb": result.peak_rss_mb,
+                                "train_seconds": result.seconds})  # fmt: skip
+            mlflow.set_tags({"lint_warnings": len(result.warnings), "adapter_dir": str(result.adapter_dir)})
+            mlflow.log_artifact(str(result.summary_path))
+            run_id: str = run.info.run_id
+    print(f"mlflow: run {run_id} in experiment {config.experiment!r} at {tracking_uri(harness)}", flush=True)
+    return run_id
+
+
+def _flat_params(config: TrainConfig) -> dict[str, str]:
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            flat[prefix] = str(value)[:500]
+
+    walk("", asdict(config))
+    return flat
+
+
+def _is_metric(key: str, value: Any) -> bool:
+    return key != "step" and isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _gate_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
+    values = {"gate_score": float(evaluation["score"])}
+    for check in evaluation["checks"]:
+        values[f"val_{check['metric']}"] = float(check["value"])
+        values[f"val_{check['metric']}_lower"] = float(check["lower"])
+    return values

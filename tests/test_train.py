@@ -1,0 +1,141 @@
+"""`harness train`: config loading and lint, and a few real training steps on a tiny in-process model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config import HarnessConfig
+from harness.train.config import TrainConfigError, load_train_config
+from harness.train.lint import RunFacts, lint
+from harness.train.run import TrainingRefused, check_data_gates, train
+
+LABELS = ["yes", "no"]
+SYSTEM = "answer with yes or no only. " * 6
+
+
+def _write_dataset(directory: Path, n_train: int = 24, n_val: int = 6) -> Path:
+    directory.mkdir(parents=True)
+    texts = ["my card has not arrived", "what is the capital of france", "the quick brown fox", "transfer money"]
+
+    def row(i: int) -> dict[str, object]:
+        label = LABELS[i % 2]
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{texts[i % 4]} {i}"},
+                    {"role": "assistant", "content": label}]  # fmt: skip
+        return {"id": f"row-{i}", "messages": messages, "label": label}
+
+    for split, rows in (("train", range(n_train)), ("val", range(n_train, n_train + n_val))):
+        (directory / f"{split}.jsonl").write_text("".join(json.dumps(row(i)) + "\n" for i in rows))
+    return directory
+
+
+def _write_config(path: Path, body: str) -> Path:
+    path.write_text(body)
+    return path
+
+
+TINY_TRAIN = """\
+task: tiny
+train:
+  base_model: tiny
+  dataset: data
+  output_dir: out/adapter
+  adapter: {{rank: 4, alpha: 8, target_modules: [q_proj, v_proj], top_layers: 1}}
+  learning_rate: 5.0e-3
+  batch_size: 8
+  max_steps: {steps}
+  bf16: false
+  eval_gate: {{every_steps: 2, val_limit: 4, gates: {{accuracy: tiny.accuracy}}, stop_margin: null, max_new_tokens: 3}}
+  experiment: tiny
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, tiny_model_dir: Path) -> HarnessConfig:
+    _write_dataset(tmp_path / "data")
+    return HarnessConfig(root=tmp_path, cache_dir=tmp_path / "cache", models={"tiny": f"hf:{tiny_model_dir}"},
+                         gates={"tiny.accuracy": 0.0})  # fmt: skip
+
+
+def test_a_few_steps_produce_a_standard_peft_adapter_chosen_by_the_eval_gate(project: HarnessConfig) -> None:
+    config = load_train_config(_write_config(project.root / "tiny.yaml", TINY_TRAIN.format(steps=4)), project.root)
+    result = train(config, project, data_gates=False)
+
+    adapter = project.root / "out" / "adapter"
+    assert result.adapter_dir == adapter and result.steps == 4
+    assert (adapter / "adapter_model.safetensors").is_file()
+    saved = json.loads((adapter / "adapter_config.json").read_text())
+    assert saved["base_model_name_or_path"] == project.models["tiny"].removeprefix("hf:")
+    assert saved["layers_to_transform"] == [1]  # top_layers: 1 of the tiny model's 2
+    assert [e["step"] for e in result.history] == [2, 4]
+    assert result.best is not None and result.best["step"] in (2, 4)
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["result"]["steps"] == 4 and summary["log_history"]
+    assert (project.root / "runs" / "mlflow.db").is_file()
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(saved["base_model_name_or_path"])
+    PeftModel.from_pretrained(base, adapter)  # loads as a plain PEFT adapter
+
+
+def test_qlora_on_a_machine_without_cuda_is_refused_with_the_reason(project: HarnessConfig) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: qlora is allowed here")
+    text = TINY_TRAIN.format(steps=1).replace("rank: 4,", "method: qlora, rank: 4,")
+    config = load_train_config(_write_config(project.root / "q.yaml", text), project.root)
+    with pytest.raises(TrainingRefused, match="needs a CUDA GPU"):
+        train(config, project, data_gates=False)
+
+
+def test_strict_mode_turns_lint_warnings_into_a_refusal(project: HarnessConfig) -> None:
+    text = TINY_TRAIN.format(steps=1).replace("rank: 4,", "rank: 64,")  # 24 rows at rank 64: memorisation
+    config = load_train_config(_write_config(project.root / "s.yaml", text), project.root)
+    with pytest.raises(TrainingRefused, match="--strict"):
+        train(config, project, strict=True, data_gates=False)
+
+
+def test_training_refuses_to_start_without_data_suites(tmp_path: Path) -> None:
+    with pytest.raises(TrainingRefused, match="no data suites"):
+        check_data_gates(tmp_path / "data", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("train: {learning_rat: 1e-4}", r"unknown key\(s\) \['learning_rat'\] in train"),
+        ("train: {batch_size: many}", r"train.batch_size = 'many' must be int"),
+        ("train: {adapter: {method: ia3}}", r"train.adapter.method = 'ia3'"),
+        ("train: {adapter: {target_modules: q_proj}}", r"train.adapter.target_modules must be a list"),
+        ("task: x", r"needs a `train:` section"),
+    ],
+)
+def test_config_errors_name_the_file_and_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = _write_config(tmp_path / "bad.yaml", body)
+    with pytest.raises(TrainConfigError, match=message) as error:
+        load_train_config(path, tmp_path)
+    assert str(path) in str(error.value)
+
+
+def test_the_repository_config_loads_and_resolves_paths() -> None:
+    root = Path(__file__).resolve().parents[1]
+    config = load_train_config(root / "training" / "configs" / "banking77.yaml", root)
+    assert config.dataset == root / "runs" / "banking77" / "data"
+    assert config.replay.prompts is not None and config.replay.prompts.is_file()
+    assert config.learning_rate == 1e-3 and config.adapter.top_layers == 8
+
+
+def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
+    path = _write_config(tmp_path / "c.yaml", "train: {adapter: {rank: 128}, epochs: 5, learning_rate: 3.0e-3}")
+    config = load_train_config(path, tmp_path)
+    warnings = lint(config, RunFacts(train_rows=300, val_rows=0, base_is_instruct=True, has_regression_suite=True))
+    text = "\n".join(warnings)
+    assert "memorisation recipe" in text and "destroy its alignment" in text
+    assert "no validation split" in text and "without replay" in text
+    calm = load_train_config(_write_config(tmp_path / "ok.yaml", "train: {learning_rate: 2.0e-4}"), tmp_path)
+    assert lint(calm, RunFacts(train_rows=5000, val_rows=500, base_is_instruct=True, has_regression_suite=True)) == []
