@@ -192,6 +192,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in report.terminal_table(record.gates):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"report: {os.path.relpath(record.run_dir, config.invocation_params.dir)}/summary.md")
+    terminalreporter.write_line(f"html:   {os.path.relpath(record.run_dir, config.invocation_params.dir)}/report.html")
 
 
 def _share_cores_between_workers(config: pytest.Config) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,13 @@ def write(record: RunRecord) -> Path:
     record.run_dir.mkdir(parents=True, exist_ok=True)
     (record.run_dir / "results.json").write_text(json.dumps(record.to_json(), indent=2, default=str) + "\n")
     (record.run_dir / "summary.md").write_text(summary_markdown(record))
+    from harness import report_html  # its plots import matplotlib: only when a report is written
+
+    try:
+        report_html.write(record.run_dir, record.to_json())
+    except Exception as error:  # noqa: BLE001 - a rendering bug must not change the exit code, which is the decision
+        print(f"harness: {record.run_dir / report_html.HTML_FILE} not written ({type(error).__name__}: {error}); "
+              "results.json and summary.md are complete", file=sys.stderr)  # fmt: skip
     return record.run_dir
 
 
