@@ -83,6 +83,7 @@ Reply with only this JSON object and nothing else:
 
 REASK_PROMPT = "Your reply could not be read: {problem}. Reply with only this JSON object and nothing else:\n{form}"
 
+Message = dict[str, str]
 Winner = Literal["A", "B", "tie"]
 Pick = Literal["candidate", "reference", "tie"]
 
@@ -104,6 +105,13 @@ def render_prompt(prompt: Prompt) -> str:
     return "\n".join(f"[{m['role']}] {m['content']}" for m in messages)
 
 
+def with_example(example: tuple[str, str], prompt: str) -> list[Message]:
+    """The judge's chat: one worked example (request, then the reply in the required form), then the real
+    request. Small judges copy a format they have seen far more reliably than they follow a description."""
+    return [{"role": "user", "content": example[0]}, {"role": "assistant", "content": example[1]},
+            {"role": "user", "content": prompt}]  # fmt: skip
+
+
 def rubric_prompt(prompt: str, response: str) -> str:
     return RUBRIC_PROMPT.format(notice=DATA_NOTICE, prompt=quote(prompt), response=quote(response), form=RUBRIC_FORM)
 
@@ -111,6 +119,17 @@ def rubric_prompt(prompt: str, response: str) -> str:
 def pairwise_prompt(prompt: str, response_a: str, response_b: str) -> str:
     return PAIRWISE_PROMPT.format(notice=DATA_NOTICE, prompt=quote(prompt), response_a=quote(response_a),
                                   response_b=quote(response_b), form=PAIRWISE_FORM)  # fmt: skip
+
+
+RUBRIC_EXAMPLE = (
+    rubric_prompt("List two fruits as bullet points.", "Apples and pears."),
+    '{"reason": "It names two fruits but not as bullet points.", "score": 3}',
+)
+PAIRWISE_EXAMPLE = (
+    pairwise_prompt("What is 2 + 3?", "2 + 3 = 6.", "5"),
+    '{"reason": "B is correct; A gets the sum wrong.", "winner": "B"}',
+)
+"""The worked examples the judge sees before each request: mid-scale, so they do not pull verdicts to an end."""
 
 
 # --- reading replies -------------------------------------------------------------------------------------
@@ -285,32 +304,33 @@ class Judge:
 
     def grade(self, items: Sequence[RubricItem]) -> list[Grade]:
         prompts = [rubric_prompt(item.prompt, item.response) for item in items]
-        readings = self._ask(prompts, read_score, RUBRIC_FORM)
+        readings = self._ask([with_example(RUBRIC_EXAMPLE, p) for p in prompts], read_score, RUBRIC_FORM)
         return [Grade(r.value if isinstance(r.value, int) else None, r.reason, r.problem) for r in readings]
 
     def compare(self, items: Sequence[PairItem]) -> list[PairVerdict]:
         prompts = [pairwise_prompt(i.prompt, i.candidate, i.reference) for i in items]
         prompts += [pairwise_prompt(i.prompt, i.reference, i.candidate) for i in items]
-        readings = self._ask(prompts, read_winner, PAIRWISE_FORM)
+        readings = self._ask([with_example(PAIRWISE_EXAMPLE, p) for p in prompts], read_winner, PAIRWISE_FORM)
         return [_pair(readings[i], readings[i + len(items)]) for i in range(len(items))]
 
-    def _ask(self, prompts: Sequence[str], read: Callable[[str], Reading], form: str) -> list[Reading]:
-        """Readings in prompt order. Unreadable replies get one re-ask that shows the reply and what was
+    def _ask(self, chats: Sequence[list[Message]], read: Callable[[str], Reading], form: str) -> list[Reading]:
+        """Readings in chat order. Unreadable replies get one re-ask that shows the reply and what was
         wrong; a second unreadable reply is an error reading. ModelError from the server propagates."""
         params = {"max_new_tokens": self.settings.max_new_tokens, "temperature": 0.0}
-        replies = [c.text for c in self.model.generate(list(prompts), **params)] if prompts else []
+        replies = [c.text for c in self.model.generate(list(chats), **params)] if chats else []
         readings = [read(reply) for reply in replies]
         retry = [i for i, r in enumerate(readings) if r.value is None]
         if not retry:
             return readings
         conversations = [
-            [{"role": "user", "content": prompts[i]}, {"role": "assistant", "content": replies[i]},
+            [*chats[i], {"role": "assistant", "content": replies[i]},
              {"role": "user", "content": REASK_PROMPT.format(problem=readings[i].problem, form=form)}]
             for i in retry
         ]  # fmt: skip
         for i, answer in zip(retry, self.model.generate(conversations, **params), strict=True):
             second = read(answer.text)
-            problem = f"unreadable twice: {readings[i].problem}; after a re-ask: {second.problem}"
+            excerpt = " ".join(answer.text.split())[:80]
+            problem = f"unreadable twice: {readings[i].problem}; after a re-ask: {second.problem} (reply: {excerpt!r})"
             readings[i] = second if second.value is not None else Reading(None, second.reason, problem)
         return readings
 
