@@ -279,6 +279,13 @@ def _classification_block(stream: _Stream, gates: list[str]) -> str:
     )
 
 
+def _pair_order(item: tuple[tuple[str, str], int]) -> tuple[int, bool, str, str]:
+    """Most frequent first; at equal counts one label mistaken for another before an answer naming no label,
+    which says less about what the model confuses."""
+    (expected, answered), count = item
+    return (-count, answered == OTHER, expected, answered)
+
+
 def _confused_pairs(cases: list[dict[str, Any]], truth: list[str], predicted: list[str]) -> str:
     pairs = Counter((t, p) for t, p in zip(truth, predicted, strict=True) if t != p)
     if not pairs:
@@ -290,7 +297,7 @@ def _confused_pairs(cases: list[dict[str, Any]], truth: list[str], predicted: li
         f'<tr><td>{_esc(t)}</td><td>{_esc(p)}</td><td class="num">{count}</td>'
         f"<td class=\"num\"><code>{_esc(example[(t, p)]['id'])}</code></td>"
         f'<td>{_clip(" ".join(str(example[(t, p)]["output"]).split()), 160)}</td></tr>'
-        for (t, p), count in pairs.most_common(ROW_LIMIT)
+        for (t, p), count in sorted(pairs.items(), key=_pair_order)[:ROW_LIMIT]
     ]
     return (
         "<h3>Most confused pairs</h3><table><tr><th>expected</th><th>answered</th><th>cases</th><th>e.g.</th>"
@@ -524,8 +531,11 @@ def _confusion_focus(labels: list[str], matrix: list[list[int]]) -> tuple[list[i
     for the diagonal), so every cell stays readable."""
     if len(labels) <= FULL_MATRIX_MAX:  # no row for (other): no case expects it
         return [i for i, label in enumerate(labels) if label != OTHER], list(range(len(labels)))
+    other = labels.index(OTHER) if OTHER in labels else -1
     errors = [sum(row) - row[i] for i, row in enumerate(matrix)]
-    rows = sorted((i for i in range(len(labels)) if errors[i]), key=lambda i: (-errors[i], labels[i]))[:HEATMAP_CLASSES]
+    mistaken = [errors[i] - (row[other] if other >= 0 else 0) for i, row in enumerate(matrix)]  # for another label
+    ranked = sorted((i for i in range(len(labels)) if errors[i]), key=lambda i: (-errors[i], -mistaken[i], labels[i]))
+    rows = ranked[:HEATMAP_CLASSES]
     answered_as = Counter[int]()
     for i in rows:
         for j in range(len(labels)):
