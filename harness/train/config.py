@@ -45,7 +45,7 @@ class EvalGateSettings:
     """metric -> gate name in [tool.harness.gates] whose bar the metric must clear."""
     stop_margin: float | None = 0.03
     """Stop early once every gate's lower bound clears its bar by this much (None: never stop early)."""
-    max_new_tokens: int = 16
+    max_new_tokens: int = 20
 
 
 @dataclass

@@ -64,16 +64,16 @@ def train(config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, 
     if data_gates:
         check_data_gates(config.dataset, harness.root)
     train_rows, val_rows = read_split(config.dataset, "train"), read_split(config.dataset, "val")
-    base_id, base_dir = _base_model(config, harness)
-    tokenizer = _tokenizer(base_dir)
+    base_id, base_dir = base_model(config, harness)
+    tokenizer = load_tokenizer(base_dir)
     warnings = config_lint.lint(config, _facts(train_rows, val_rows, tokenizer, harness))
     for warning in warnings:
         print(f"lint: {warning}", flush=True)
     if strict and warnings:
         raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
     replay = _replay(config, harness, len(train_rows))
-    model = _load_model(config, base_dir)
-    trainer, gate = _trainer(config, harness, model, tokenizer, [prompt_completion(r) for r in train_rows] + replay,
+    model = load_model(config, base_dir)
+    trainer, gate = build_trainer(config, harness, model, tokenizer, [prompt_completion(r) for r in train_rows] + replay,
                              val_rows)  # fmt: skip
     output = trainer.train()
     seconds = time.perf_counter() - started
@@ -90,7 +90,7 @@ def train(config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, 
     return result
 
 
-def _base_model(config: TrainConfig, harness: HarnessConfig) -> tuple[str, Path]:
+def base_model(config: TrainConfig, harness: HarnessConfig) -> tuple[str, Path]:
     """The base model's id (as recorded in the adapter) and its local directory."""
     from harness.models.resolve import local_model_dir
     from harness.models.spec import HFSpec, parse_spec
@@ -101,7 +101,7 @@ def _base_model(config: TrainConfig, harness: HarnessConfig) -> tuple[str, Path]
     return spec.path_or_id, local_model_dir(spec.path_or_id, harness.cache_dir).resolve()
 
 
-def _tokenizer(base_dir: Path) -> Any:
+def load_tokenizer(base_dir: Path) -> Any:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
@@ -139,7 +139,7 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
     return rows
 
 
-def _load_model(config: TrainConfig, base_dir: Path) -> Any:
+def load_model(config: TrainConfig, base_dir: Path) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -195,7 +195,7 @@ def _peft_config(config: TrainConfig, model: Any) -> Any:
     )  # fmt: skip
 
 
-def _trainer(
+def build_trainer(
     config: TrainConfig, harness: HarnessConfig, model: Any, tokenizer: Any, rows: list[dict[str, Any]],
     val_rows: list[dict[str, Any]],
 ) -> tuple[Any, Any]:  # fmt: skip

@@ -47,35 +47,46 @@ def shared_length(input_ids: Any, attention_mask: Any, labels: Any) -> int:
     return max(0, min(first_differing, shortest, first_label))
 
 
+def splittable(model: Any) -> bool:
+    """Models whose logits are exactly `head(decoder(...))`; those that post-process logits (Gemma 2's
+    soft-capping) train on TRL's plain path instead."""
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(causal_lm, "config", None)
+    plain_head = getattr(config, "final_logit_softcapping", None) is None
+    return plain_head and hasattr(causal_lm, "get_decoder") and causal_lm.get_output_embeddings() is not None
+
+
 def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_items_in_batch: Any = None) -> LossParts:
     """Causal-LM loss of a right-padded batch whose rows share their first `prefix` tokens.
 
     Row layout stays [prefix][own tokens][right padding]; the own tokens get positions prefix.. so each
     token has the position it has in the plain forward. The prediction of token `prefix` comes from the
-    prefix's last logit, every later one from the rows' own logits."""
+    prefix's last hidden state, every later one from the rows' own. The LM head (a 49k-wide matmul for
+    SmolLM2, ~20% of a token's work) runs only where a label is: completion-only loss needs no other logits."""
     import torch
-
     from transformers import DynamicCache
 
     input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
     rows, width = input_ids.shape
-    cache = DynamicCache()  # held here: the model fills it whatever its own use_cache default says
-    head = model(input_ids=input_ids[:1, :prefix], past_key_values=cache, use_cache=True, logits_to_keep=1)
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
+    cache = DynamicCache()  # held here: the decoder fills it whatever its own use_cache default says
+    shared = decoder(input_ids=input_ids[:1, :prefix], past_key_values=cache, use_cache=True).last_hidden_state
     cache.batch_repeat_interleave(rows)
     positions = torch.arange(prefix, width, device=input_ids.device).expand(rows, -1)
-    tail = model(
+    own = decoder(
         input_ids=input_ids[:, prefix:], attention_mask=mask, position_ids=positions, past_key_values=cache,
         use_cache=False,
-    )  # fmt: skip
-    logits = torch.cat([head.logits.expand(rows, -1, -1), tail.logits[:, :-1]], dim=1)  # predict tokens prefix..
+    ).last_hidden_state  # fmt: skip
+    hidden = torch.cat([shared[:, -1:].expand(rows, -1, -1), own[:, :-1]], dim=1)  # predicts tokens prefix..
     targets = labels[:, prefix:]
-    token_loss = torch.nn.functional.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"
-    )
     valid = targets != -100
+    logits = head(hidden[valid]).float()
+    picked = targets[valid]
+    token_loss = torch.nn.functional.cross_entropy(logits, picked, reduction="sum")
     count = int(valid.sum())
     divisor = num_items_in_batch if num_items_in_batch is not None else max(count, 1)
-    correct = int(((logits.argmax(-1) == targets) & valid).sum())
+    correct = int((logits.argmax(-1) == picked).sum())
     return LossParts(loss=token_loss / divisor, label_tokens=count, correct_tokens=correct)
 
 

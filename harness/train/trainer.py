@@ -12,7 +12,13 @@ from typing import Any
 
 from trl import SFTTrainer
 
-from harness.train.shared_prefix import MIN_SHARED_TOKENS, PrefixGroupedBatches, prefix_shared_loss, shared_length
+from harness.train.shared_prefix import (
+    MIN_SHARED_TOKENS,
+    PrefixGroupedBatches,
+    prefix_shared_loss,
+    shared_length,
+    splittable,
+)
 
 
 class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
@@ -34,7 +40,7 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     ) -> Any:
         prefix = shared_length(inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
         # Gradient checkpointing re-runs layers in backward, which would write the shared cache twice.
-        plain = return_outputs or not model.training or self.args.gradient_checkpointing
+        plain = return_outputs or not model.training or self.args.gradient_checkpointing or not splittable(model)
         if plain or prefix < MIN_SHARED_TOKENS or len(inputs["input_ids"]) < 2:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         parts = prefix_shared_loss(model, inputs, prefix, num_items_in_batch)
