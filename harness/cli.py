@@ -4,6 +4,7 @@
     harness golden freeze --reason TEXT    re-pin golden/golden.lock, on purpose and with a reason
     harness golden verify                  exit 1 when a golden set differs from the lock (for CI)
     harness report diff RUN_A RUN_B        which gates moved and which cases flipped
+    harness curate --config YAML           raw data -> curated chat splits (rejections logged with reasons)
 
 Exit codes: 0 done, 1 golden sets differ from the lock, 2 bad input (the message says what, where and how
 to fix it). Suites run through `pytest`, not through this command.
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.train.cli import register as register_train
 
     register_train(commands)
+    from harness.curation.cli import register as register_curate
+
+    register_curate(commands)
     return parser
 
 

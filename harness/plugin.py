@@ -26,6 +26,7 @@ from harness.models.spec import ModelSpec, SpecError, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
 
 if TYPE_CHECKING:
+    from harness.curation.dataset import CuratedDataset
     from harness.judge import Judge
     from harness.models.resolve import ModelFactory
 
@@ -62,6 +63,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--cache-dir", default=None, metavar="DIR",
         help="where the generation cache and materialised models live (default: $HARNESS_CACHE or ~/.cache/harness)",
     )  # fmt: skip
+    group.addoption(
+        "--dataset", default=None, metavar="DIR",
+        help="a curated dataset dir (`harness curate` output) for the data suites; without it they skip",
+    )  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CONFIG_KEY] = harness_config
     config.stash[SPECS_KEY] = (specs[0], specs[1])
     config.stash[JUDGE_KEY] = _judge_spec(config, harness_config)
+    _check_dataset(config)
     lock_hash = _verify_golden(harness_config)
     config.stash[RECORD_KEY] = _start_record(config, harness_config, lock_hash, config.getoption("--model"))
 
@@ -105,6 +111,15 @@ def _judge_spec(config: pytest.Config, harness_config: HarnessConfig) -> ModelSp
     except (SpecError, MissingEmbeddedModel) as error:
         raise pytest.UsageError(f"{where}={text}: {error}") from None
     return spec
+
+
+def _check_dataset(config: pytest.Config) -> None:
+    """A --dataset that is not a curated dataset dir stops the run: the data gates must never pass vacuously."""
+    if (option := config.getoption("--dataset")) is not None:
+        from harness.curation.dataset import problem
+
+        if reason := problem(Path(config.invocation_params.dir, option)):
+            raise pytest.UsageError(f"--dataset={option}: {reason}")
 
 
 def _verify_golden(harness_config: HarnessConfig) -> str | None:
@@ -297,6 +312,22 @@ def golden(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Callab
         return loaded[name]
 
     return load
+
+
+@pytest.fixture(scope="session")
+def dataset(pytestconfig: pytest.Config) -> CuratedDataset:
+    """The curated dataset given by --dataset (splits + curation.json), for suites/data. Without the option
+    the tests using it skip, so `pytest suites/ --model=X` collects the data suites without running them."""
+    option = pytestconfig.getoption("--dataset")
+    if option is None:
+        pytest.skip("no --dataset DIR given: the data suites check a curated dataset (`harness curate` writes one)")
+    from harness.curation.config import CurationError
+    from harness.curation.dataset import load_dataset
+
+    try:
+        return load_dataset(Path(pytestconfig.invocation_params.dir, option))
+    except CurationError as error:
+        raise pytest.UsageError(f"--dataset={option}: {error}") from None
 
 
 def _visible_progress(config: pytest.Config) -> ProgressFactory:

@@ -1,0 +1,163 @@
+"""`harness curate`: raw rows → curated chat splits, one stage after another, every rejection logged.
+
+    load → schema → exact dedup → near-dup → semantic dedup → PII → label noise → leakage → split → report
+
+Each stage takes the examples the previous one kept and returns the ones it keeps, the rows it rejected
+(with a reason) and figures for curation.json; the ledger times it and counts rows in and out, so
+curation.json can show where every row went.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from harness.curation import dedup, label_noise, leakage, pii, report, schema, semantic, sources
+from harness.curation.config import Curation, CurationError
+from harness.curation.records import Example, SourceRow, StageOutput
+from harness.curation.split import split
+from harness.golden import GoldenError, display_path, load_set
+
+Log = Callable[[str], None]
+Stage = Callable[[list[Example]], StageOutput]
+
+
+@dataclass
+class Ledger:
+    """Per-stage counts, timings and figures, plus every rejected and flagged row, in stage order."""
+
+    log: Log
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)
+
+    def stage(self, name: str, work: Callable[[Any], StageOutput], rows: Sequence[Any]) -> list[Example]:
+        started, rows_in = time.perf_counter(), len(rows)
+        output = work(rows)
+        elapsed = time.perf_counter() - started
+        self.rejected += [r.to_json() for r in output.rejected]
+        self.review += output.review
+        record = {"name": name, "in": rows_in, "out": len(output.kept), "rejected": len(output.rejected),
+                  "flagged": len(output.review), "elapsed_s": round(elapsed, 3), "info": output.info}  # fmt: skip
+        self.stages.append(record)
+        self.log(f"{name:<15} {rows_in:>7} in {len(output.kept):>7} out {len(output.rejected):>6} rejected "
+                 f"{len(output.review):>5} flagged {elapsed:7.2f} s")  # fmt: skip
+        return output.kept
+
+    def skip(self, name: str, why: str) -> None:
+        self.stages.append({"name": name, "skipped": why})
+        self.log(f"{name:<15} skipped: {why}")
+
+
+@dataclass(frozen=True)
+class Result:
+    output_dir: Path
+    curation: dict[str, Any]
+
+
+def curate(curation: Curation, log: Log = lambda line: None) -> Result:
+    """Run every stage top to bottom and write the output dir; raises CurationError on bad input, before
+    any slow stage starts (golden sets, label list and prompt file are all read up front)."""
+    c, started = curation.curate, time.perf_counter()
+    ledger = Ledger(log)
+    rows = _load(curation, ledger)
+    system = schema.system_prompt(c.prompt.system, _optional_path(curation, c.prompt.system_from))
+    labels = schema.load_labels(_optional_path(curation, c.labels))
+    finder = _leak_finder(curation) if c.leakage.enabled else None
+    redactor = pii.Redactor(c.pii, _cache_dir(curation)) if c.pii.enabled else None
+    golden_labels = _golden_labels(curation)
+
+    examples = ledger.stage("schema", lambda r: schema.validate(r, system, labels, c.schema), rows)
+    steps: list[tuple[str, Stage | None]] = [
+        ("exact_dedup", dedup.exact if c.exact_dedup.enabled else None),
+        ("near_dup", partial(dedup.near, config=c.near_dup) if c.near_dup.enabled else None),
+        ("semantic_dedup", partial(semantic.dedup, config=c.semantic) if c.semantic.enabled else None),
+        ("pii", partial(pii.redact, redactor=redactor) if redactor else None),
+        ("label_noise", partial(label_noise.flag, config=c.label_noise) if c.label_noise.enabled else None),
+        ("leakage", partial(leakage.remove, finder=finder) if finder else None),
+    ]
+    for name, work in steps:
+        if work is None:
+            ledger.skip(name, "disabled in config")
+        else:
+            examples = ledger.stage(name, work, examples)
+
+    split_started = time.perf_counter()
+    splits = split(examples, c.split)
+    ledger.log(f"{'split':<15} {len(examples):>7} in: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    summary = {
+        "task": curation.task,
+        "config": display_path(curation.config_path),
+        "output_dir": display_path(curation.output_dir),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs": _inputs(curation),
+        "labels": labels,
+        "system_prompt": system,
+        "parameters": asdict(c),
+        "rows_read": len(rows),
+        "stages": ledger.stages,
+        "split_elapsed_s": round(time.perf_counter() - split_started, 3),
+        "splits": {name: len(members) for name, members in splits.items()},
+        "pii": next((s["info"] for s in ledger.stages if s["name"] == "pii" and "info" in s), None),
+        "distribution": report.distribution(splits, labels, golden_labels),
+        "golden_set": c.report.golden_set,
+        "elapsed_s": round(time.perf_counter() - started, 3),
+    }
+    report.write(curation.output_dir, splits, ledger.rejected, ledger.review, summary)
+    return Result(curation.output_dir, summary)
+
+
+def _optional_path(curation: Curation, relative: str | None) -> Path | None:
+    return curation.path(relative) if relative else None
+
+
+def _load(curation: Curation, ledger: Ledger) -> list[SourceRow]:
+    started = time.perf_counter()
+    rows = [row for source in curation.curate.sources for row in sources.read(curation.path(source.path), source)]
+    ledger.log(f"{'load':<15} {len(rows):>7} rows from {len(curation.curate.sources)} source(s) "
+               f"{time.perf_counter() - started:7.2f} s")  # fmt: skip
+    return rows
+
+
+def _leak_finder(curation: Curation) -> leakage.LeakFinder:
+    c = curation.curate
+    near = c.near_dup.params() if c.leakage.near_dup else None
+    return leakage.finder_for(curation.path(c.leakage.golden_dir), c.leakage.ngram, near)
+
+
+def _cache_dir(curation: Curation) -> Path:
+    from harness.config import ConfigError, HarnessConfig
+
+    try:
+        return HarnessConfig.load(curation.root).cache_dir
+    except ConfigError as error:
+        raise CurationError(str(error)) from None
+
+
+def _golden_labels(curation: Curation) -> list[str] | None:
+    """The golden set's expected labels (string ones), to compare the splits' label mix with."""
+    name = curation.curate.report.golden_set
+    if name is None:
+        return None
+    try:
+        cases = load_set(curation.path(curation.curate.leakage.golden_dir), name)
+    except GoldenError as error:
+        raise CurationError(f"report.golden_set: {error}") from None
+    return [c.expected for c in cases if isinstance(c.expected, str)]
+
+
+def _inputs(curation: Curation) -> list[dict[str, str]]:
+    """sha256 of every file the result depends on: sources, label list, system prompt file, golden sets."""
+    c = curation.curate
+    paths = [curation.path(s.path) for s in c.sources]
+    paths += [curation.path(p) for p in (c.labels, c.prompt.system_from) if p]
+    golden_dir = curation.path(c.leakage.golden_dir)
+    if c.leakage.enabled and golden_dir.is_dir():
+        paths += sorted(golden_dir.glob("*/cases.jsonl"))
+    unique = list(dict.fromkeys(paths))
+    return [{"path": display_path(p), "sha256": sources.sha256(p)} for p in unique]
