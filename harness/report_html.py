@@ -17,6 +17,7 @@ import base64
 import html
 import io
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ table{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
 th{background:#f6f8fa;font-weight:600;white-space:nowrap}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+table.cases{table-layout:fixed}table.cases th:first-child{width:90px}  /* lost and gained tables line up */
 tr.fail td{background:#fff0ee}tr.fail td:first-child{box-shadow:inset 4px 0 0 #cf222e}
 .pill{display:inline-block;padding:1px 9px;border-radius:10px;font-weight:600;font-size:12px}
 .pill.fail{background:#cf222e;color:#fff}.pill.pass{background:#1a7f37;color:#fff}
@@ -315,22 +317,32 @@ def _distributions(gates: list[dict[str, Any]]) -> str:
         cases = gate.get("cases", [])
         if not cases or any(case.get("passed") is not None for case in cases):
             continue
-        scores = [float(case["score"]) for case in cases]
-        bar = gate["threshold"] if gate["kind"] == "at_least" else None
-        plot = _png(_histogram_figure(scores, bar), f"{gate['name']} score histogram")
-        lowest = sorted(cases, key=lambda case: case["score"])[:5]
-        rows = "".join(
-            f'<tr><td class="num"><code>{_esc(case["id"])}</code></td><td class="num">{case["score"]:.3f}</td>'
-            f'<td class="text">{_clip(case.get("input"))}</td><td class="text">{_clip(case.get("output"))}</td>'
-            f'<td class="text">{_clip(case.get("expected"))}</td></tr>'
-            for case in lowest
-        )
-        parts.append(
-            f"<h3>{_esc(gate['name'])}</h3><p class=\"note\">n={len(scores)}, mean {sum(scores) / len(scores):.3f}, "
-            f"min {min(scores):.3f}, max {max(scores):.3f}</p>{plot}<table><tr><th>lowest</th><th>score</th>"
-            f"<th>input</th><th>answer</th><th>expected</th></tr>{rows}</table>"
-        )
+        scored = [case for case in cases if math.isfinite(case["score"])]
+        if scored:
+            parts.append(_score_block(gate, scored, len(cases) - len(scored)))
     return "".join(parts)
+
+
+def _score_block(gate: Mapping[str, Any], cases: list[dict[str, Any]], non_finite: int) -> str:
+    scores = [float(case["score"]) for case in cases]
+    bar = gate["threshold"] if gate["kind"] == "at_least" else None
+    plot = _png(_histogram_figure(scores, bar), f"{gate['name']} score histogram")
+    rows = "".join(
+        f'<tr><td class="num"><code>{_esc(case["id"])}</code></td><td class="num">{case["score"]:.3f}</td>'
+        f'<td class="text">{_clip(case.get("input"))}</td><td class="text">{_clip(case.get("output"))}</td>'
+        f'<td class="text">{_clip(case.get("expected"))}</td></tr>'
+        for case in sorted(cases, key=lambda case: case["score"])[:5]
+    )
+    figures = f"n={len(scores)}{_non_finite(non_finite)}, mean {sum(scores) / len(scores):.3f}, "
+    return (
+        f"<h3>{_esc(gate['name'])}</h3><p class=\"note\">{figures}min {min(scores):.3f}, max {max(scores):.3f}</p>"
+        f"{plot}<table><tr><th>lowest</th><th>score</th><th>input</th><th>answer</th><th>expected</th></tr>{rows}"
+        "</table>"
+    )
+
+
+def _non_finite(count: int) -> str:
+    return f" ({count} NaN or infinite scores left out)" if count else ""
 
 
 # --- regression flips -----------------------------------------------------------------------------------
@@ -364,7 +376,8 @@ def _flip_table(label: str, cases: list[dict[str, Any]], css: str, other: str) -
         for case in cases[:ROW_LIMIT]
     )
     return (
-        f"<table><tr><th>{_esc(label)}</th><th>input</th><th>expected</th><th>model</th><th>{_esc(other)}</th></tr>"
+        f'<table class="cases"><tr><th>{_esc(label)}</th><th>input</th><th>expected</th><th>model</th>'
+        f"<th>{_esc(other)}</th></tr>"
         f"{rows}</table>{_more(len(cases), ROW_LIMIT, f'{label} cases')}"
     )
 
@@ -414,7 +427,9 @@ def _mean(values: list[int]) -> str:
 
 JUDGE_FIGURES = (("accuracy", "agreement with humans"), ("kappa", "Cohen's kappa"),
                  ("cohen_kappa", "Cohen's kappa"), ("position_bias_rate", "position-bias rate"),
-                 ("position_bias", "position-bias rate"))  # fmt: skip
+                 ("position_bias", "position-bias rate"), ("rubric_accuracy", "rubric: exact agreement"),
+                 ("rubric_within_one", "rubric: within one point"), ("rubric_kappa", "rubric: kappa"),
+                 ("error_rate", "unparseable verdicts"))  # fmt: skip
 JUDGE_REASONS = ("why", "reason", "reasons")
 
 
@@ -436,13 +451,58 @@ def _judge(calibration: Any) -> str:
         verdict = f'<div class="banner {css}">Judge {word}{": " + _esc(why) if why else ""}</div>'
     shown = {key for key, _ in JUDGE_FIGURES} | set(JUDGE_REASONS) | {"trusted"}
     rest = {k: v for k, v in calibration.items() if k not in shown}
-    return f'{verdict}<div class="tiles">{tiles}</div>' + (_key_value_table(rest) if rest else "")
+    return f'{verdict}<div class="tiles">{tiles}</div>' + (_data_tables(rest) if rest else "")
 
 
 def _extras(extras: Mapping[str, Any]) -> str:
-    parts = [f"<h3>{_esc(name)}</h3>{_key_value_table(data)}" for name, data in sorted(extras.items())
+    parts = [f"<h3>{_esc(name)}</h3>{_data_tables(data)}" for name, data in sorted(extras.items())
              if name != "judge_calibration"]  # fmt: skip
     return "".join(parts)
+
+
+def _data_tables(data: Any) -> str:
+    """Attached data of any shape: scalars and small nested dicts as key/value rows; collections of
+    records (a list of dicts, or dicts keyed by case id) as tables of their own, one row per record."""
+    if not isinstance(data, Mapping):
+        data = {"(value)": data}
+    plain, collections = {}, []
+    for key, value in data.items():
+        records = _records(value)
+        if records is None:
+            plain[key] = value
+        else:
+            collections.append((key, records))
+    parts = [_key_value_table(plain)] if plain else []
+    parts += [f'<p class="note"><code>{_esc(key)}</code>: {len(records)} records</p>{_records_table(records)}'
+              for key, records in collections]  # fmt: skip
+    return "".join(parts)
+
+
+def _records(value: Any) -> list[dict[str, Any]] | None:
+    if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+        return [dict(item) for item in value]
+    if isinstance(value, Mapping) and len(value) > 1 and all(isinstance(item, Mapping) for item in value.values()):
+        return [{"key": key, **item} for key, item in value.items()]
+    return None
+
+
+def _records_table(records: list[dict[str, Any]], max_columns: int = 8) -> str:
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    shown = columns[:max_columns]
+    head = "".join(f"<th>{_esc(column)}</th>" for column in shown)
+    rows = "".join(
+        "<tr>" + "".join(f'<td class="text">{_cell(record.get(column))}</td>' for column in shown) + "</tr>"
+        for record in records[:ROW_LIMIT]
+    )
+    hidden = len(columns) - len(shown)
+    cut = f'<p class="note cut">… {hidden} more columns not shown; results.json has them.</p>' if hidden else ""
+    return f"<table><tr>{head}</tr>{rows}</table>{_more(len(records), ROW_LIMIT, 'records')}{cut}"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number(value)
+    return _clip(value, 160)
 
 
 def _key_value_table(data: Any) -> str:
@@ -463,6 +523,8 @@ def _flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _number(value: Any) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return _esc(value)
     return _esc(f"{value:.3f}" if isinstance(value, float) else str(value))

@@ -92,8 +92,12 @@ def test_answers(model, golden):
 
 def test_judge_is_calibrated():
     report.attach("judge_calibration", {"accuracy": 0.83, "kappa": 0.64, "position_bias_rate": 0.06,
-                                        "trusted": True, "why": "kappa >= 0.6 and position bias <= 0.1", "n": 60})
+                                        "trusted": True, "why": "kappa >= 0.6 and position bias <= 0.1", "n": 60,
+                                        "cases": [{"id": "j-1", "human": 4, "judge": 3},
+                                                  {"id": "j-2", "human": 2, "judge": 2}]})
     report.attach("data_stats", {"rows": 1200, "per_split": {"train": 1000, "test": 200}})
+    report.attach("judge_rubric", {"items": {"f-1": {"score": 4, "reason": "mostly right"},
+                                             "f-2": {"score": 1, "reason": "wrong"}}})
 """
 
 
@@ -168,7 +172,10 @@ def test_a_run_writes_a_self_contained_report_next_to_results_json(project: pyte
     judge = section(page, "judge")
     assert "Judge trusted: kappa &gt;= 0.6 and position bias &lt;= 0.1" in judge
     assert "<span>Cohen&#x27;s kappa</span><b>0.640</b>" in judge and "<code>n</code>" in judge
-    assert "<code>per_split.train</code></td><td class=\"text\">1000" in section(page, "extras")
+    assert "<code>cases</code>: 2 records" in judge and "<th>id</th><th>human</th><th>judge</th>" in judge
+    extras = section(page, "extras")
+    assert "<code>per_split.train</code></td><td class=\"text\">1000" in extras
+    assert "<code>items</code>: 2 records" in extras and "<th>key</th><th>score</th><th>reason</th>" in extras
 
     cases = json.loads((run_dir / "results.json").read_text())["gates"][0]["cases"]
     assert all(c["prompt_tokens"] > 0 and c["completion_tokens"] > 0 and c["latency_s"] > 0 for c in cases)
@@ -208,7 +215,12 @@ def test_empty_runs_and_results_written_before_extras_and_token_counts_still_ren
            "gates": [{"name": "old.acc", "kind": "at_least", "value": 1.0, "interval": [0.2, 1.0],
                       "threshold": 0.5, "passed": True, "message": "old.acc ok", "details": {},
                       "cases": [old_case]}]}  # fmt: skip
+    nan_scores = {"name": "nan.scores", "kind": "measure", "value": 0.5, "interval": [0.0, 1.0], "threshold": 0.0,
+                  "passed": True, "message": "", "details": {},
+                  "cases": [{**old_case, "passed": None, "score": s} for s in (0.5, float("nan"))]}  # fmt: skip
+    old["gates"].append(nan_scores)
     page = report_html.render(old, "old")
+    assert "n=1 (1 NaN or infinite scores left out), mean 0.500" in page
     assert "Smoke run: 40 cases per golden set (--golden-limit). These gates are not a decision." in page
     assert "All 1 gates passed." in page
     assert '<td class="num">0.500 s</td><td class="num">0.500 s</td><td class="num">-</td>' in page
