@@ -4,6 +4,8 @@
     harness golden freeze --reason TEXT    re-pin golden/golden.lock, on purpose and with a reason
     harness golden verify                  exit 1 when a golden set differs from the lock (for CI)
     harness report diff RUN_A RUN_B        which gates moved and which cases flipped
+    harness review export RUN --worst N    the cases most worth a human look -> review.csv + review.html
+    harness review import FILE --reason T  reviewers' verdicts -> golden/judge_calibration (re-frozen)
     harness curate --config YAML           raw data -> curated chat splits (rejections logged with reasons)
 
 Exit codes: 0 done, 1 golden sets differ from the lock, 2 bad input (the message says what, where and how
@@ -45,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="compare run reports")
     report_commands = report.add_subparsers(title="report commands", metavar="ACTION", required=True)
     _add_diff(report_commands)
+    from harness.review import register as register_review
+
+    register_review(commands)
     from harness.train.cli import register as register_train
 
     register_train(commands)
