@@ -22,12 +22,10 @@ setup: $(PY)
 setup-test: setup
 	$(PIP) install --quiet -e '.[test]'
 
-## demo: the main job on the embedded default model (until the pipeline lands: the suites on --model=base).
-## A failed gate (pytest exit 1) is the demo's result, not a broken demo: the base model is the bar to beat.
+## demo: the main job end to end on the embedded SmolLM2: curate -> train -> suites on base -> promote.
+## Ends with a table of both models and the promotion decision; a refusal is a result (exit 0), a broken step is not.
 demo: setup
-	@$(PY) -m pytest suites/ --model=base $(PYTEST_ARGS); status=$$?; \
-	if [ $$status -eq 1 ]; then echo "demo: the base model fails the gates above; that is the bar a fine-tuned adapter must clear."; \
-	elif [ $$status -ne 0 ]; then exit $$status; fi
+	$(PY) -m harness.demo $(DEMO_ARGS)
 
 ## test: the harness's own tests
 test: setup-test
@@ -37,6 +35,8 @@ test: setup-test
 bench: setup
 	$(PY) bench/eval_overhead.py
 	$(PY) bench/cache_rerun.py
+	$(PY) bench/dedup.py
+	$(PY) bench/train_throughput.py
 
 lint:
 	$(PY) -m ruff check harness tests bench suites

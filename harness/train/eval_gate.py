@@ -75,7 +75,9 @@ def spread_over_labels(cases: Sequence[ValCase], limit: int | None) -> list[ValC
     return picked
 
 
-def score_answers(answers: Sequence[str], cases: Sequence[ValCase], bars: dict[str, tuple[str, float]]) -> list[GateCheck]:
+def score_answers(
+    answers: Sequence[str], cases: Sequence[ValCase], bars: dict[str, tuple[str, float]]
+) -> list[GateCheck]:
     """The gated metrics of one evaluation: accuracy with its Wilson bound, macro-F1 with a bootstrap bound."""
     correct = [metrics.label_match(a, c.label) for a, c in zip(answers, cases, strict=True)]
     labels = sorted({metrics.normalise_label(c.label) for c in cases})
@@ -88,7 +90,7 @@ def score_answers(answers: Sequence[str], cases: Sequence[ValCase], bars: dict[s
             value = sum(correct) / len(correct)
             lower = stats.wilson_interval(sum(correct), len(correct))[0]
         elif metric == "macro_f1":
-            def f1(indices: Sequence[int]) -> float:
+            def f1(indices: Any) -> float:
                 return metrics.macro_f1_codes([truth[i] for i in indices], [guess[i] for i in indices], len(labels))
 
             value = f1(range(len(cases)))

@@ -73,8 +73,8 @@ def train(config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, 
         raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
     replay = _replay(config, harness, len(train_rows))
     model = load_model(config, base_dir)
-    trainer, gate = build_trainer(config, harness, model, tokenizer, [prompt_completion(r) for r in train_rows] + replay,
-                             val_rows)  # fmt: skip
+    rows = [prompt_completion(r) for r in train_rows] + replay
+    trainer, gate = build_trainer(config, harness, model, tokenizer, rows, val_rows)
     output = trainer.train()
     seconds = time.perf_counter() - started
     final = _finish(config, trainer, gate, base_id)
@@ -146,7 +146,7 @@ def load_model(config: TrainConfig, base_dir: Path) -> Any:
     if config.adapter.method == "qlora":
         return _load_4bit(config, base_dir)
     dtype = torch.bfloat16 if torch.cuda.is_available() and _use_bf16(config) else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
     return model.to("cuda") if torch.cuda.is_available() else model
 
 
@@ -164,8 +164,10 @@ def _load_4bit(config: TrainConfig, base_dir: Path) -> Any:
         raise TrainingRefused("method: qlora needs bitsandbytes: pip install bitsandbytes") from None
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                      bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)  # fmt: skip
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+    )  # fmt: skip
     return AutoModelForCausalLM.from_pretrained(base_dir, quantization_config=quantization, device_map={"": 0})
 
 
@@ -209,13 +211,14 @@ def build_trainer(
     args = SFTConfig(
         output_dir=str(_work_dir(config)), per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
-        num_train_epochs=config.epochs, max_steps=config.max_steps, warmup_steps=config.warmup_ratio,  # < 1: a share of the steps
+        num_train_epochs=config.epochs, max_steps=config.max_steps, warmup_steps=config.warmup_ratio,  # < 1: a share
         lr_scheduler_type=config.scheduler, weight_decay=config.weight_decay, bf16=_use_bf16(config),
         use_cpu=not torch.cuda.is_available(), seed=config.seed, completion_only_loss=True,
         gradient_checkpointing=False,  # small models fit; recomputing layers costs ~30% of the step
         save_strategy="no", logging_steps=5, report_to=[], disable_tqdm=False, dataset_num_proc=None,
     )  # fmt: skip
-    callbacks, gate = [], None
+    callbacks: list[Any] = []
+    gate = None
     if val_rows:
         bars = {metric: (name, harness_threshold(harness, name)) for metric, name in config.eval_gate.gates.items()}
         cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
