@@ -26,8 +26,7 @@ class RowCase:
 
 def leaks(dataset: CuratedDataset, golden_dir: Path) -> dict[str, str]:
     """Row key -> the golden file and case it leaks into (exact, word 13-gram or MinHash near-dup)."""
-    leakage = LeakageConfig()
-    finder = finder_for(golden_dir, leakage.ngram, NearDupConfig().params())
+    finder = finder_for(golden_dir, LeakageConfig().ngram, NearDupConfig().params(), golden_dir.parent)
     rows = dataset.rows
     found = finder.find([row.user_turns() for row in rows])
     return {key(rows[i]): f"leaks into {leak.golden.file} case {leak.golden.case_id} ({leak.kind})"

@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.curation import minhash
 from harness.curation.config import CurationError
-from harness.curation.records import Example, StageOutput, reject
+from harness.curation.records import Example, StageOutput, project_path, reject
 from harness.curation.text import WordHasher, ngram_hashes, normalise
 from harness.golden import GoldenError, display_path, list_sets, load_set, set_path
 
@@ -39,11 +39,11 @@ class Leak:
     detail: str
 
 
-def golden_texts(golden_dir: Path) -> list[GoldenText]:
+def golden_texts(golden_dir: Path, root: Path | None = None) -> list[GoldenText]:
     """Each user turn (or input) of every case of every golden set under `golden_dir`."""
     texts: list[GoldenText] = []
     for name in list_sets(golden_dir):
-        path = display_path(set_path(golden_dir, name))
+        path = project_path(set_path(golden_dir, name), root)
         for case in load_set(golden_dir, name):
             turns = [m["content"] for m in case.messages if m["role"] == "user"] if case.messages else [case.input]
             texts.extend(GoldenText(path, case.id, t) for t in turns if t)
@@ -95,9 +95,12 @@ class LeakFinder:
         return leaks
 
 
-def finder_for(golden_dir: Path, ngram: int, near: minhash.MinHashParams | None) -> LeakFinder:
+def finder_for(
+    golden_dir: Path, ngram: int, near: minhash.MinHashParams | None, root: Path | None = None
+) -> LeakFinder:
+    """A finder over every golden set under `golden_dir` (files recorded relative to `root`)."""
     try:
-        return LeakFinder(golden_texts(golden_dir), ngram, near)
+        return LeakFinder(golden_texts(golden_dir, root), ngram, near)
     except GoldenError as error:
         raise CurationError(f"golden sets under {display_path(golden_dir)} could not be loaded: {error}") from None
 

@@ -13,6 +13,7 @@ URLs default to a higher score bar (0.6: with a scheme such as https://) because
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import tempfile
@@ -76,7 +77,8 @@ def _covered_chars(spans: list[tuple[int, int]]) -> int:
 
 
 def redact(examples: list[Example], redactor: Redactor) -> StageOutput:
-    """Redact every non-system turn in place; reject rows that are mostly PII."""
+    """Redact every non-system turn in place; reject rows that are mostly PII. `counts` are the entities
+    redacted in the rows kept (rejected rows are counted as rows)."""
     kept, rejected, redactions = [], [], []
     totals: Counter[str] = Counter()
     for example in examples:
@@ -94,15 +96,16 @@ def redact(examples: list[Example], redactor: Redactor) -> StageOutput:
             kept.append(example)
             continue
         example.raw = _redact_raw(example.raw, redactor)  # rejected.jsonl must not carry the PII either
-        totals += counts
         share, most = pii_chars / max(chars, 1), redactor.config.max_fraction
         if share > most:
             reason = f"mostly PII: {share:.0%} of the text is {dict(counts)} (more than max_fraction {most})"
             rejected.append(reject("pii", example, reason))
             continue
+        totals += counts
         redactions.append({"id": example.id, "source": example.source, "entities": dict(counts)})
         kept.append(example)
-    info = {"counts": dict(totals), "rows_redacted": len(redactions), "redactions": redactions,
+    info = {"counts": dict(totals), "rows_redacted": len(redactions), "rows_rejected": len(rejected),
+            "redactions": redactions,
             "entities": redactor.config.entities, "not_detected": NOT_DETECTED}  # fmt: skip
     return StageOutput(kept, rejected, info)
 
@@ -122,11 +125,17 @@ def _analyzer(spacy_dir: str) -> Any:
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
     tld.TLD_EXTRACTOR.suffix_list_urls = ()
-    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spacy_dir}])
-    engine.load()
-    registry = RecognizerRegistry(supported_languages=["en"])
-    registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
-    return AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
+    presidio_log = logging.getLogger("presidio-analyzer")
+    level = presidio_log.level
+    presidio_log.setLevel(logging.ERROR)  # one warning per non-English recognizer it (rightly) leaves out
+    try:
+        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spacy_dir}])
+        engine.load()
+        registry = RecognizerRegistry(supported_languages=["en"])
+        registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
+        return AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
+    finally:
+        presidio_log.setLevel(level)
 
 
 def blank_spacy_dir(cache_dir: Path) -> Path:

@@ -19,9 +19,9 @@ from typing import Any
 
 from harness.curation import dedup, label_noise, leakage, pii, report, schema, semantic, sources
 from harness.curation.config import Curation, CurationError
-from harness.curation.records import Example, SourceRow, StageOutput
+from harness.curation.records import Example, SourceRow, StageOutput, project_path
 from harness.curation.split import split
-from harness.golden import GoldenError, display_path, load_set
+from harness.golden import GoldenError, load_set
 
 Log = Callable[[str], None]
 Stage = Callable[[list[Example]], StageOutput]
@@ -92,8 +92,8 @@ def curate(curation: Curation, log: Log = lambda line: None) -> Result:
     ledger.log(f"{'split':<15} {len(examples):>7} in: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
     summary = {
         "task": curation.task,
-        "config": display_path(curation.config_path),
-        "output_dir": display_path(curation.output_dir),
+        "config": project_path(curation.config_path, curation.root),
+        "output_dir": project_path(curation.output_dir, curation.root),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": _inputs(curation),
         "labels": labels,
@@ -118,7 +118,8 @@ def _optional_path(curation: Curation, relative: str | None) -> Path | None:
 
 def _load(curation: Curation, ledger: Ledger) -> list[SourceRow]:
     started = time.perf_counter()
-    rows = [row for source in curation.curate.sources for row in sources.read(curation.path(source.path), source)]
+    rows = [row for source in curation.curate.sources
+            for row in sources.read(curation.path(source.path), source, curation.root)]  # fmt: skip
     ledger.log(f"{'load':<15} {len(rows):>7} rows from {len(curation.curate.sources)} source(s) "
                f"{time.perf_counter() - started:7.2f} s")  # fmt: skip
     return rows
@@ -127,7 +128,7 @@ def _load(curation: Curation, ledger: Ledger) -> list[SourceRow]:
 def _leak_finder(curation: Curation) -> leakage.LeakFinder:
     c = curation.curate
     near = c.near_dup.params() if c.leakage.near_dup else None
-    return leakage.finder_for(curation.path(c.leakage.golden_dir), c.leakage.ngram, near)
+    return leakage.finder_for(curation.path(c.leakage.golden_dir), c.leakage.ngram, near, curation.root)
 
 
 def _cache_dir(curation: Curation) -> Path:
@@ -160,4 +161,4 @@ def _inputs(curation: Curation) -> list[dict[str, str]]:
     if c.leakage.enabled and golden_dir.is_dir():
         paths += sorted(golden_dir.glob("*/cases.jsonl"))
     unique = list(dict.fromkeys(paths))
-    return [{"path": display_path(p), "sha256": sources.sha256(p)} for p in unique]
+    return [{"path": project_path(p, curation.root), "sha256": sources.sha256(p)} for p in unique]

@@ -7,9 +7,23 @@ rejection can say where the row came from and what it was, however many stages l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from harness.golden import display_path
+
 Message = dict[str, str]
+
+
+def project_path(path: Path, root: Path | None) -> str:
+    """`path` relative to the project root when inside it, so recorded sources read the same wherever the
+    command ran (`training/data/banking77/train.csv:124`); otherwise relative to the cwd, or absolute."""
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return display_path(path)
 
 
 @dataclass

@@ -86,7 +86,14 @@ def summary_markdown(curation: Mapping[str, Any]) -> str:
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    _write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    _write_text(path, "".join(json_line(r) + "\n" for r in records))
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One JSON line, readable text, with the characters str.splitlines() breaks on escaped (U+0085, U+2028,
+    U+2029; json already escapes the ASCII ones), so any reader's line splitting sees one record per line."""
+    text = json.dumps(record, ensure_ascii=False)
+    return text.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _write_text(path: Path, text: str) -> None:

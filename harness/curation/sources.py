@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.curation.config import CurationError, SourceConfig
-from harness.curation.records import SourceRow
+from harness.curation.records import SourceRow, project_path
 from harness.golden import display_path
 
 
-def read(path: Path, source: SourceConfig) -> list[SourceRow]:
-    """Every row of one source, in file order."""
+def read(path: Path, source: SourceConfig, root: Path | None = None) -> list[SourceRow]:
+    """Every row of one source, in file order; sources are recorded relative to `root` (the project)."""
     kind = source.format if source.format != "auto" else _detect(path)
     readers = {"csv": _read_csv, "jsonl": _read_jsonl, "hf": _read_hf}
-    return list(readers[kind](path, source))
+    return list(readers[kind](path, source, project_path(path, root)))
 
 
 def sha256(path: Path) -> str:
@@ -50,15 +50,14 @@ def _detect(path: Path) -> str:
     raise CurationError(f"{display_path(path)}: cannot tell the format from '{suffix}' — set format: csv|jsonl|hf")
 
 
-def _read_csv(path: Path, source: SourceConfig) -> Iterator[SourceRow]:
-    shown = display_path(path)
+def _read_csv(path: Path, source: SourceConfig, shown: str) -> Iterator[SourceRow]:
     reader = csv.DictReader(io.StringIO(_read_text(path), newline=""),
                             delimiter="\t" if path.suffix.lower() == ".tsv" else ",")  # fmt: skip
     header = reader.fieldnames or []
     for name in (source.text_field, source.label_field):
         if name is not None and name not in header:
             fix = "set text_field / label_field in the source's config"
-            raise CurationError(f"{shown}:1: no column '{name}' in the header {header} — {fix}")
+            raise CurationError(f"{display_path(path)}:1: no column '{name}' in the header {header} — {fix}")
     start = reader.line_num + 1
     for record in reader:  # a quoted field may span lines: the row's line is where it starts
         line, start = start, reader.line_num + 1
@@ -74,8 +73,7 @@ def _read_csv(path: Path, source: SourceConfig) -> Iterator[SourceRow]:
         yield row
 
 
-def _read_jsonl(path: Path, source: SourceConfig) -> Iterator[SourceRow]:
-    shown = display_path(path)
+def _read_jsonl(path: Path, source: SourceConfig, shown: str) -> Iterator[SourceRow]:
     for number, line in enumerate(_read_text(path).split("\n"), start=1):  # "\n" only: U+2028 inside strings is text
         if not line.strip():
             continue
@@ -95,20 +93,20 @@ def _read_jsonl(path: Path, source: SourceConfig) -> Iterator[SourceRow]:
         yield row
 
 
-def _read_hf(path: Path, source: SourceConfig) -> Iterator[SourceRow]:
+def _read_hf(path: Path, source: SourceConfig, shown: str) -> Iterator[SourceRow]:
     """A dir written by `Dataset.save_to_disk` (or a DatasetDict's, with `split`)."""
     from datasets import Dataset, DatasetDict, load_from_disk
 
-    shown = display_path(path)
     try:
         loaded = load_from_disk(str(path))
     except (FileNotFoundError, ValueError) as error:
-        raise CurationError(f"{shown}: not a datasets dir written by save_to_disk ({error})") from None
+        raise CurationError(f"{display_path(path)}: not a datasets dir written by save_to_disk ({error})") from None
     if isinstance(loaded, DatasetDict):
         if source.split is None and len(loaded) == 1:
             loaded = next(iter(loaded.values()))
         elif source.split not in loaded:
-            raise CurationError(f"{shown}: split {source.split!r} not found; set split: to one of {list(loaded)}")
+            fix = f"set split: to one of {list(loaded)}"
+            raise CurationError(f"{display_path(path)}: split {source.split!r} not found — {fix}")
         else:
             loaded = loaded[source.split]
     assert isinstance(loaded, Dataset)

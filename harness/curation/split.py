@@ -9,6 +9,7 @@ val and test. Rows without a group are a group of their own; kept near-duplicate
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from fractions import Fraction
 
 import numpy as np
@@ -30,8 +31,6 @@ def folds_for(config: SplitConfig) -> tuple[int, dict[str, int]]:
 
 def split(examples: list[Example], config: SplitConfig) -> dict[str, list[Example]]:
     """Rows per split, each in input order."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
     k, shares = folds_for(config)
     groups = [e.group or f"row:{e.id}" for e in examples]
     if len(set(groups)) < k:
@@ -40,12 +39,29 @@ def split(examples: list[Example], config: SplitConfig) -> dict[str, list[Exampl
             f"{config.train:g}/{config.val:g}/{config.test:g} split needs — add data or loosen the filters"
         )
     labels = [e.label or "" for e in examples]
-    fold_of = np.empty(len(examples), dtype=np.int64)
-    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=config.seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # classes smaller than k: they cannot be in every fold
-        for fold, (_, members) in enumerate(splitter.split(np.zeros(len(examples)), labels, groups)):
-            fold_of[members] = fold
+    fold_of = _folds(labels, groups, k, config.seed)
     bounds = np.cumsum([shares[name] for name in SPLITS])
     names = [SPLITS[int(np.searchsorted(bounds, fold, side="right"))] for fold in fold_of]
     return {name: [e for e, n in zip(examples, names, strict=True) if n == name] for name in SPLITS}
+
+
+def _folds(labels: list[str], groups: list[str], k: int, seed: int) -> np.ndarray:
+    """Fold of each row: StratifiedGroupKFold, or, when every class is smaller than k (sklearn refuses
+    then), groups dealt round-robin in (label, seeded shuffle) order, which spreads each class evenly."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    fold_of = np.empty(len(labels), dtype=np.int64)
+    if max(Counter(labels).values()) >= k:
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # classes smaller than k cannot be in every fold
+            for fold, (_, members) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
+                fold_of[members] = fold
+        return fold_of
+    first: dict[str, int] = {}
+    for i, group in enumerate(groups):
+        first.setdefault(group, i)
+    order = np.random.default_rng(seed).permutation(len(first))
+    ranked = sorted(zip(first, order, strict=True), key=lambda item: (labels[first[item[0]]], item[1]))
+    fold_of_group = {group: position % k for position, (group, _) in enumerate(ranked)}
+    return np.array([fold_of_group[g] for g in groups], dtype=np.int64)
