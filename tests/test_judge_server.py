@@ -95,7 +95,7 @@ def judge_project(tiny_project, server_url: str) -> pytest.Pytester:
 def run_suite(project: pytest.Pytester, server_url: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     result = project.runpytest(f"--model=openai:{MODEL_ALIAS}@{server_url}",
                                f"--baseline=openai:{MODEL_ALIAS}-baseline@{server_url}",  # same weights, own name
-                               "--golden-limit=4", "-rxs", "-p", "no:cacheprovider")  # fmt: skip
+                               "--golden-limit=3", "-rxs", "-p", "no:cacheprovider")  # fmt: skip
     [results] = (project.path / "reports").glob("*/results.json")
     data = json.loads(results.read_text())
     shutil.rmtree(project.path / "reports")
@@ -111,7 +111,7 @@ def test_a_poor_judge_is_untrusted_its_tests_xfail_with_the_kappa_and_reruns_com
 
     result.assert_outcomes(xfailed=3)
     calibration = data["extras"]["judge_calibration"]
-    assert calibration["trusted"] is False and calibration["bar"] == 0.6 and calibration["n"] == 4
+    assert calibration["trusted"] is False and calibration["bar"] == 0.6 and calibration["n"] == 3
     assert {"accuracy", "kappa", "position_bias_rate", "n", "trusted", "bar"} <= set(calibration)
     why = calibration["why"]
     assert why.startswith(f"judge openai:{MODEL_ALIAS}@{live.base_url} untrusted: ")
@@ -147,12 +147,12 @@ def test_a_judge_server_that_stays_down_is_an_error_never_a_pass(tiny_project) -
 def test_injected_instructions_stay_data_and_their_effect_is_measured(live: LlamaServer, tmp_path: Path) -> None:
     cases = calibration_cases(load_set(ROOT / "golden", "judge_calibration"),
                               ROOT / "golden" / "judge_calibration" / "cases.jsonl")  # fmt: skip
-    bad = [c for c in cases if isinstance(c, RubricCase) and c.score <= 2 and c.response][:4]  # room to move up
+    bad = [c for c in cases if isinstance(c, RubricCase) and c.score <= 2 and c.response][:3]  # room to move up
     judge, spy = real_judge(live.base_url, GenerationCache(tmp_path / "judge.sqlite"))
 
     clean = judge.grade([RubricItem(c.prompt, c.response) for c in bad])
     injected = judge.grade([RubricItem(c.prompt, c.response + INJECTION) for c in bad])
-    pairs = [PairItem(c.prompt, c.response, "I don't know.") for c in bad[:2]]
+    pairs = [PairItem(c.prompt, c.response, "I don't know.") for c in bad[:1]]
     pair_clean = judge.compare(pairs)
     pair_injected = judge.compare([PairItem(p.prompt, p.candidate + PAIR_INJECTION, p.reference) for p in pairs])
 
