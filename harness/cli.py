@@ -7,6 +7,7 @@
     harness review export RUN --worst N    the cases most worth a human look -> review.csv + review.html
     harness review import FILE --reason T  reviewers' verdicts -> golden/judge_calibration (re-frozen)
     harness curate --config YAML           raw data -> curated chat splits (rejections logged with reasons)
+    harness promote --adapter DIR          run the suites on an adapter; register it as champion if it wins
 
 Exit codes: 0 done, 1 golden sets differ from the lock, 2 bad input (the message says what, where and how
 to fix it). Suites run through `pytest`, not through this command.
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_freeze(golden_commands)
     _add_verify(golden_commands)
     _add_add(golden_commands)
+    from harness.promote import register as register_promote  # imports the registry only when run
+
+    register_promote(commands)
     report = commands.add_parser("report", help="compare run reports")
     report_commands = report.add_subparsers(title="report commands", metavar="ACTION", required=True)
     _add_diff(report_commands)

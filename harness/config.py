@@ -66,6 +66,32 @@ class JudgeSettings:
 
 
 @dataclass(frozen=True)
+class RegistrySettings:
+    """`[tool.harness.registry]`: the MLflow model registry that `harness promote` writes and `--model=champion`
+    reads. $MLFLOW_TRACKING_URI wins over tracking_uri, so CI can point at a team server without an edit."""
+
+    tracking_uri: str = ""
+    """MLflow tracking and registry URI; empty: the embedded sqlite store `sqlite:///<repo root>/runs/mlflow.db`."""
+    model_name: str = "harness-model"
+    """The registered model that promoted adapters become versions of."""
+    alias: str = "champion"
+    """The alias promotion moves; also the --model / --baseline name that resolves to it."""
+    store_dir: str = "runs/registry"
+    """Content-addressed copies of promoted adapters and their results (relative to the repo root), so retraining
+    into the same directory cannot change a promoted model. With a team server, put it on shared storage."""
+
+    def __post_init__(self) -> None:
+        for name in ("model_name", "alias", "store_dir"):
+            if not getattr(self, name).strip():
+                raise ConfigError(f"[tool.harness.registry] {name} must not be empty")
+        if ":" in self.alias or "@" in self.alias:
+            raise ConfigError(
+                f"[tool.harness.registry] alias = {self.alias!r}: ':' and '@' would read as a model spec scheme; "
+                "use a plain name such as champion"
+            )
+
+
+@dataclass(frozen=True)
 class HarnessConfig:
     root: Path = field(default_factory=Path.cwd)
     """Relative paths in model specs resolve against this (the directory holding pyproject.toml)."""
@@ -75,6 +101,7 @@ class HarnessConfig:
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     gates: dict[str, Any] = field(default_factory=dict)
     """`[tool.harness.gates]` as written: thresholds by gate name, plus mode / confidence / alpha."""
@@ -95,7 +122,7 @@ class HarnessConfig:
 
     @classmethod
     def from_table(cls, table: dict[str, Any], *, root: Path, source: str = "[tool.harness]") -> HarnessConfig:
-        known = {"models", "generation", "openai", "judge", "cache_dir", "gates"}
+        known = {"models", "generation", "openai", "judge", "registry", "cache_dir", "gates"}
         _reject_unknown(table, known, source, "tool.harness")
         defaults = cls(root=root)
         models = {**defaults.models, **_str_table(table.get("models", {}), source, "tool.harness.models")}
@@ -106,6 +133,7 @@ class HarnessConfig:
             generation=_dataclass_from(GenerationDefaults, table.get("generation", {}), source, "generation"),
             openai=_dataclass_from(OpenAISettings, table.get("openai", {}), source, "openai"),
             judge=_dataclass_from(JudgeSettings, table.get("judge", {}), source, "judge"),
+            registry=_dataclass_from(RegistrySettings, table.get("registry", {}), source, "registry"),
             cache_dir=cache_dir,
             gates=dict(table.get("gates", {})),
         )

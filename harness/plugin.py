@@ -60,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="smoke runs: use N evenly spread cases of each golden set (gates on a slice are not a decision)",
     )  # fmt: skip
     group.addoption(
+        "--report-dir", default=None, metavar="DIR",
+        help="write this run's report (results.json, summary.md) to DIR (default: reports/<timestamp>-<model>)",
+    )  # fmt: skip
+    group.addoption(
         "--cache-dir", default=None, metavar="DIR",
         help="where the generation cache and materialised models live (default: $HARNESS_CACHE or ~/.cache/harness)",
     )  # fmt: skip
@@ -145,8 +149,10 @@ def _start_record(
 ) -> report.RunRecord:
     """The run's record; gates report into it. xdist workers write into the controller's run dir."""
     worker_input = getattr(config, "workerinput", {})
+    chosen = config.getoption("--report-dir")  # `harness promote` names the dir so it can read the report back
+    default = harness_config.root / "reports" / report.run_dir_name(model_text)
     run_dir = Path(worker_input.get("harness_run_dir") or
-                   harness_config.root / "reports" / report.run_dir_name(model_text))  # fmt: skip
+                   (Path(config.invocation_params.dir, chosen).resolve() if chosen else default))  # fmt: skip
     try:
         settings = gates.GateSettings.from_table(harness_config.gates)
     except ValueError as error:

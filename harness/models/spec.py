@@ -1,6 +1,8 @@
 """Parse `--model` / `--baseline` strings into typed specs. Parsing never loads anything.
 
 Forms: a name from [tool.harness.models], `hf:PATH_OR_ID`, `peft:ADAPTER_DIR`, `openai:MODEL@BASE_URL`.
+`champion` (the registry alias, `[tool.harness.registry] alias`) is the promoted adapter, unless a
+[tool.harness.models] entry of that name says otherwise.
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ def parse_spec(text: str, config: HarnessConfig, *, cwd: Path, key_env: str = "O
 
 def describe_forms(config: HarnessConfig) -> str:
     names = ", ".join(sorted(config.models)) or "none configured"
-    return "; ".join(form.format(names=names) for form in VALID_FORMS)
+    forms = [form.format(names=names) for form in VALID_FORMS]
+    if config.registry.alias not in config.models:
+        forms.append(f"{config.registry.alias} (the model registry's {config.registry.alias} version)")
+    return "; ".join(forms)
 
 
 def _parse(text: str, config: HarnessConfig, *, cwd: Path, key_env: str, seen: tuple[str, ...]) -> ModelSpec:
@@ -71,8 +76,22 @@ def _parse(text: str, config: HarnessConfig, *, cwd: Path, key_env: str, seen: t
 
 
 def _parse_name(name: str, config: HarnessConfig, *, key_env: str, seen: tuple[str, ...]) -> ModelSpec:
+    if name not in config.models and name == config.registry.alias:
+        return PeftSpec(_registry_champion(config))
     if name not in config.models:
         raise SpecError(f"model spec {name!r} is not a configured name. Valid forms: {describe_forms(config)}")
     if name in seen:
         raise SpecError(f"[tool.harness.models] names refer to each other in a loop: {' -> '.join(seen)}")
     return _parse(config.models[name], config, cwd=config.root, key_env=key_env, seen=(*seen, name))
+
+
+def _registry_champion(config: HarnessConfig) -> Path:
+    """The registry alias (`champion`) as a name: the stored adapter of the version it points to. A name in
+    [tool.harness.models] wins over it, so a user who defines `champion` there explicitly gets that.
+    Imports MLflow, so it runs only when the name is asked for."""
+    from harness.registry import RegistryError, champion_adapter_dir
+
+    try:
+        return champion_adapter_dir(config)
+    except RegistryError as error:
+        raise SpecError(str(error)) from None

@@ -1,0 +1,191 @@
+"""Whether a candidate may become the champion, decided from what its suites run left behind.
+
+Pure functions of a run's results.json, pytest's exit code and its JUnit XML, and the champion's
+results.json, so the rule can be tested without a model:
+
+- pytest exited 0: a failed or errored test refuses, exit code 1 means a gate (or another test) failed,
+  2 and above means the run itself broke. Skipped and xfailed tests (an untrusted judge, a suite whose
+  server is not configured) are allowed, and listed;
+- every gate in results.json passed, on a full run (a `--golden-limit` smoke run is not a decision);
+- the candidate is not significantly worse than the champion: for every gate with per-case pass/fail
+  outcomes in both runs (same golden lock), one-sided exact McNemar on the cases they share, at
+  `[tool.harness.gates] alpha`. Each gate is tested at alpha on its own; several tests make a refusal
+  more likely, never a promotion.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import stats
+
+PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """A test that did not simply pass: failed, error, skipped or xfailed, with pytest's message."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    test: str
+    outcome: str
+    message: str = ""
+
+    def line(self) -> str:
+        message = " ".join(self.message.split())
+        return f"{self.test} ({self.outcome}{': ' + message[:160] if message else ''})"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One gate's paired comparison of the candidate with the champion on the cases both runs scored."""
+
+    gate: str
+    cases: int
+    candidate_passes: int
+    champion_passes: int
+    lost: int
+    """Cases the champion passed and the candidate fails."""
+    gained: int
+    p_worse: float
+    alpha: float
+
+    @property
+    def worse(self) -> bool:
+        return self.p_worse < self.alpha
+
+    def line(self) -> str:
+        verdict = "significantly worse" if self.worse else "not worse"
+        return (
+            f"{self.gate}: {self.candidate_passes}/{self.cases} vs champion {self.champion_passes}/{self.cases}, "
+            f"lost {self.lost}, gained {self.gained}; McNemar p(worse)={self.p_worse:.3g} "
+            f"{'<' if self.worse else '>='} {self.alpha:g}: {verdict}"
+        )
+
+
+@dataclass
+class Decision:
+    """The verdict and everything it rests on. It promotes exactly when there is no reason to refuse."""
+
+    reasons: list[str] = field(default_factory=list)
+    gates_passed: list[str] = field(default_factory=list)
+    gates_failed: list[str] = field(default_factory=list)
+    allowed: list[TestOutcome] = field(default_factory=list)
+    """Skipped and xfailed tests: allowed, but the decision block names them."""
+    comparisons: list[Comparison] = field(default_factory=list)
+    not_compared: list[str] = field(default_factory=list)
+
+    @property
+    def promote(self) -> bool:
+        return not self.reasons
+
+
+def decide(
+    candidate: dict[str, Any] | None,
+    champion: dict[str, Any] | None,
+    alpha: float,
+    *,
+    exit_code: int = 0,
+    tests: Sequence[TestOutcome] = (),
+) -> Decision:
+    """Decide from the candidate's results.json (None: the run wrote none), the champion's (None: no
+    champion yet), pytest's exit code and its non-passing tests."""
+    decision = Decision(allowed=[t for t in tests if t.outcome in ("skipped", "xfailed")])
+    decision.reasons += _run_reasons(exit_code, tests)
+    if candidate is None:
+        decision.reasons.append("the suites wrote no results.json (no gate ran): nothing shows the adapter is good")
+        return decision
+    _judge_gates(candidate, decision)
+    if champion is not None:
+        decision.comparisons, decision.not_compared = compare_with_champion(candidate, champion, alpha)
+        worse = [c for c in decision.comparisons if c.worse]
+        if worse:
+            listed = "; ".join(f"{c.gate} (lost {c.lost}, gained {c.gained}, p={c.p_worse:.3g})" for c in worse)
+            decision.reasons.append(f"significantly worse than the champion (alpha {alpha:g}) on: {listed}")
+    return decision
+
+
+def _run_reasons(exit_code: int, tests: Sequence[TestOutcome]) -> list[str]:
+    reasons = []
+    if exit_code >= 2:
+        meaning = PYTEST_EXIT.get(exit_code, "unexpected exit code")
+        reasons.append(f"the suites run itself broke: pytest exit {exit_code} ({meaning}); fix it and promote again")
+    broken = [t for t in tests if t.outcome in ("failed", "error")]
+    if broken:
+        shown = "; ".join(t.line() for t in broken[:5]) + ("; …" if len(broken) > 5 else "")
+        reasons.append(f"{len(broken)} test(s) failed or errored: {shown}")
+    elif exit_code == 1:
+        reasons.append("pytest exit 1: a test or gate failed (see the output above)")
+    return reasons
+
+
+def _judge_gates(candidate: dict[str, Any], decision: Decision) -> None:
+    deciding = [g for g in candidate.get("gates", []) if g.get("kind") != "measure"]
+    decision.gates_passed = [g["name"] for g in deciding if g["passed"]]
+    decision.gates_failed = [g["name"] for g in deciding if not g["passed"]]
+    if limit := candidate.get("golden_limit"):
+        decision.reasons.append(f"a smoke run (--golden-limit {limit}) is not a decision; run without --golden-limit")
+    if not deciding:
+        decision.reasons.append("no gate ran: nothing shows the adapter is good")
+    if decision.gates_failed:
+        decision.reasons.append(f"gate(s) failed: {', '.join(decision.gates_failed)}")
+
+
+def compare_with_champion(
+    candidate: dict[str, Any], champion: dict[str, Any], alpha: float
+) -> tuple[list[Comparison], list[str]]:
+    """Paired comparisons per gate, and the deciding gates that could not be compared (with why).
+
+    Outcomes are paired by case id, so a case both runs scored counts once, in the right pair."""
+    if candidate.get("golden_lock_hash") != champion.get("golden_lock_hash"):
+        raise ValueError(
+            f"the champion's results are on golden lock {str(champion.get('golden_lock_hash'))[:12]}, the "
+            f"candidate's on {str(candidate.get('golden_lock_hash'))[:12]}: re-run the suites on the champion first"
+        )
+    theirs = {g["name"]: g for g in champion.get("gates", [])}
+    comparisons, skipped = [], []
+    for gate in candidate.get("gates", []):
+        if gate.get("kind") == "measure":
+            continue
+        mine, other = _pass_fail(gate), _pass_fail(theirs.get(gate["name"]))
+        shared = [case_id for case_id in mine if case_id in other]
+        if not mine:
+            skipped.append(f"{gate['name']} (no per-case pass/fail outcomes)")
+        elif not shared:
+            reason = "the champion's run has no such gate" if gate["name"] not in theirs else "no shared cases"
+            skipped.append(f"{gate['name']} ({reason})")
+        else:
+            comparisons.append(_compare(gate["name"], [mine[i] for i in shared], [other[i] for i in shared], alpha))
+    return comparisons, skipped
+
+
+def _pass_fail(gate: dict[str, Any] | None) -> dict[str, bool]:
+    if gate is None:
+        return {}
+    return {str(case["id"]): case["passed"] for case in gate.get("cases", []) if isinstance(case.get("passed"), bool)}
+
+
+def _compare(name: str, candidate: list[bool], champion: list[bool], alpha: float) -> Comparison:
+    test = stats.mcnemar_exact(candidate, champion)
+    return Comparison(name, len(candidate), sum(candidate), sum(champion), test.b, test.c, test.p_worse, alpha)
+
+
+def read_junit(path: Path) -> list[TestOutcome]:
+    """The tests of a pytest `--junitxml` file that did not simply pass (none if the file is missing)."""
+    if not path.is_file():
+        return []
+    outcomes = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        test = "::".join(part for part in (case.get("classname", ""), case.get("name", "")) if part)
+        for child in case:
+            kind = {"failure": "failed", "error": "error", "skipped": "skipped"}.get(child.tag)
+            if kind == "skipped" and child.get("type") == "pytest.xfail":
+                kind = "xfailed"
+            if kind:
+                outcomes.append(TestOutcome(test, kind, child.get("message", "") or (child.text or "")))
+    return outcomes
