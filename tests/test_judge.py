@@ -16,6 +16,7 @@ from harness.golden import load_file, load_set
 from harness.judge import (
     DATA_NOTICE,
     REASK_PROMPT,
+    RUBRIC_FORM,
     Judge,
     PairItem,
     RubricItem,
@@ -134,8 +135,7 @@ def test_an_unreadable_reply_is_reasked_once_showing_the_reply_and_the_problem(t
     first, reask = fake.generated
     assert reask[: len(first)] == first  # the same chat, continued
     assert reask[-2] == {"role": "assistant", "content": "Looks great to me!"}
-    assert reask[-1]["content"] == REASK_PROMPT.format(problem="no JSON object with a score",
-                                                       form=reask[-1]["content"].split("\n", 1)[1])  # fmt: skip
+    assert reask[-1]["content"] == REASK_PROMPT.format(problem="no JSON object with a score", form=RUBRIC_FORM)
 
 
 def test_a_reply_unreadable_twice_is_an_error_never_a_score(tmp_path: Path) -> None:
