@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 
+from harness import registry as reg
 from harness.cli import main
 from harness.config import HarnessConfig
 from harness.golden_lock import freeze
 from harness.models.spec import PeftSpec, parse_spec
 from harness.promote_decision import TestOutcome, compare_with_champion, decide
-from harness.registry import (
-    TAG_ADAPTER, TAG_BASE, TAG_COMMIT, TAG_FINGERPRINT, TAG_GATES, TAG_GOLDEN, TAG_REPORT, TAG_RESULTS, Registry,
-    adapter_sha256,
-)  # fmt: skip
+from harness.registry import Registry, adapter_sha256
 from tests.tiny_models import build_tiny_adapter
 
 # --- the decision rule --------------------------------------------------------------------------------------
@@ -122,10 +120,10 @@ def test_comparison_pairs_cases_by_id_and_lists_what_it_could_not_compare() -> N
 # --- the command end to end on a tiny project ---------------------------------------------------------------
 
 PROMPTS = ["where is my card", "send money to my savings", "what is the capital of france", "answer with yes or no",
-           "the quick brown fox", "my card has not arrived", "please transfer money", "why is the dog lazy"]  # fmt: skip
+           "the quick brown fox", "my card has not arrived", "please transfer money", "a lazy dog"]  # fmt: skip
 EXTRA_PROMPT = "transfer money to my card"
 
-SUITE = '''
+SUITE = """
 import pytest
 
 from harness import gate, metrics
@@ -140,7 +138,7 @@ def test_toy_match(model, golden):
 
 def test_needs_a_server():
     pytest.skip("no server configured")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -261,11 +259,12 @@ def test_promotes_a_passing_adapter_with_its_tags_and_moves_the_alias(
     [report_dir] = [p for p in (root / "reports").iterdir() if p.name.endswith("-promote-" + adapters["good"].name)]
     run_results = json.loads((report_dir / "results.json").read_text())
     tags = champion.tags
-    assert tags[TAG_ADAPTER] == sha and tags[TAG_GOLDEN] == run_results["golden_lock_hash"]
-    assert tags[TAG_BASE] == str(tiny_model_dir)  # from the adapter's adapter_config.json
-    assert json.loads(tags[TAG_GATES]) == {"toy.match": [True, 1.0]}
-    assert tags[TAG_REPORT] == str(report_dir) and tags[TAG_FINGERPRINT] == run_results["models"]["model"]["fingerprint"]
-    assert TAG_COMMIT in tags and champion.results() == json.loads(Path(tags[TAG_RESULTS]).read_text())
+    assert tags[reg.TAG_ADAPTER] == sha and tags[reg.TAG_GOLDEN] == run_results["golden_lock_hash"]
+    assert tags[reg.TAG_BASE] == str(tiny_model_dir)  # from the adapter's adapter_config.json
+    assert json.loads(tags[reg.TAG_GATES]) == {"toy.match": [True, 1.0]}
+    assert tags[reg.TAG_REPORT] == str(report_dir)
+    assert tags[reg.TAG_FINGERPRINT] == run_results["models"]["model"]["fingerprint"]
+    assert reg.TAG_COMMIT in tags and champion.results() == json.loads(Path(tags[reg.TAG_RESULTS]).read_text())
     assert champion.results() is not None and champion.results()["gates"] == run_results["gates"]  # type: ignore[index]
     # --model=champion now resolves to the stored copy, which later retraining cannot touch
     assert parse_spec("champion", HarnessConfig.load(root), cwd=root) == PeftSpec(champion.adapter_dir)
@@ -289,6 +288,6 @@ def test_refuses_a_candidate_worse_than_the_champion_rerunning_it_on_a_new_golde
     assert "significantly worse than the champion (alpha 0.05) on: toy.match (lost 9, gained 0, p=0.00195)" in out
     registry = registry_of(root)
     assert [v.version for v in registry.versions()] == ["1"]
-    assert registry.champion() is not None and registry.champion().tags[TAG_ADAPTER] == adapter_sha256(  # type: ignore[union-attr]
+    assert registry.champion() is not None and registry.champion().tags[reg.TAG_ADAPTER] == adapter_sha256(  # type: ignore[union-attr]
         adapters["good"]
     )
