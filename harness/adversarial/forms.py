@@ -26,7 +26,7 @@ _TO_LATIN = str.maketrans(
 )
 _TO_LEET = str.maketrans("aeiostAEIOST", "431057431057")
 _LEET_DIGITS = {"4": "a", "@": "a", "3": "e", "0": "o", "5": "s", "$": "s", "7": "t", "+": "t", "8": "b", "9": "g"}
-_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/]{4,}={0,2}")  # base64 of a 3-letter payload is 4 characters
 SPLIT_EVERY = 6  # characters per line in the split_lines form: short enough to break every word of a payload
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import GenerationCache
-from harness.models.base import Completion, Params, ProgressFactory, Prompt, as_messages
+from harness.models.base import Completion, ModelError, Params, ProgressFactory, Prompt, as_messages
 from harness.models.prefix import MIN_SHARED_TOKENS, PrefixKV, batch_cache, shared_prefix_length
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "config.json", "generation_config.json")
@@ -131,6 +131,7 @@ class HFBackend:
     ) -> Iterator[tuple[int, Completion]]:
         model, tokenizer = self.weights.get()
         rows = [_chat_ids(tokenizer, p) for p in prompts]
+        _refuse_past_context(rows, int(params["max_new_tokens"]), model, self.label)
         # Longest first, so each batch holds similar lengths (little padding) and a batch that runs
         # out of memory does so at the start. The order is deterministic, so reruns batch identically.
         order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))
@@ -191,6 +192,21 @@ def _chat_ids(tokenizer: Any, prompt: Prompt) -> list[int]:
     """Token ids of the prompt in the model's own chat template, ending where the assistant speaks."""
     text = tokenizer.apply_chat_template(as_messages(prompt), add_generation_prompt=True, tokenize=False)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _refuse_past_context(rows: list[list[int]], max_new_tokens: int, model: Any, label: str) -> None:
+    """The harness never truncates a prompt, and must not run one past the model's context either: the
+    answer would come from positions the model never saw in training and pass for an ordinary wrong one.
+    So an over-long prompt is an error that says which, by how much, and what to do."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    over = [(i, len(row)) for i, row in enumerate(rows) if limit and len(row) + max_new_tokens > limit]
+    if over:
+        i, length = over[0]
+        raise ModelError(
+            f"{label}: prompt #{i} is {length} tokens + max_new_tokens {max_new_tokens} > the model's context of "
+            f"{limit} (config.max_position_embeddings); {len(over)} prompt(s) too long. Prompts are never truncated "
+            "silently: shorten the input or lower max_new_tokens"
+        )
 
 
 def _pad_after_prefix(rows: list[list[int]], shared: int, pad_id: int, device: Any) -> tuple[Any, Any]:
