@@ -55,7 +55,7 @@ from harness.golden import GoldenCase
 
 MAX_NEW_TOKENS = 16  # as in test_banking77.py, so the clean answers are the same cache entries
 PER_INTENT = 2  # clean subset: 2 cases per intent = 154, each perturbed once (kinds taken in turn)
-LONG_CASES = 10  # ~1,800-token messages; half ask first, half last
+LONG_CASES = 10  # ~2,050-token prompts on SmolLM2 (~1,400 of them the message); half ask first, half last
 MARKUP_CASES = 18  # 3 per markup kind
 MIN_TOKENS_PER_WORD = 0.9  # a long message must reach the model with at least this many tokens per filler word
 

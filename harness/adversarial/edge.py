@@ -22,7 +22,7 @@ CONTENT_FREE: dict[str, str] = {
     "mixed_blank": " \n\t \n ",
 }
 
-LONG_WORDS = 1200  # filler words: ~1,600 SmolLM2 tokens, with the ~600-token system turn well inside 8,192
+LONG_WORDS = 1200  # filler words: ~1,400 SmolLM2 tokens; with the ~625-token system turn well inside 8,192
 # Small talk with no banking content, so it cannot pull the message towards another intent.
 FILLER: tuple[str, ...] = (
     "I hope you are having a good day.",
