@@ -53,7 +53,7 @@ from harness.adversarial import (
 from harness.adversarial.injection import payload_of
 from harness.golden import GoldenCase
 
-MAX_NEW_TOKENS = 16  # as in test_banking77.py, so the clean answers are the same cache entries
+MAX_NEW_TOKENS = 20  # as in test_banking77.py, so the clean answers are the same cache entries
 PER_INTENT = 2  # clean subset: 2 cases per intent = 154, each perturbed once (kinds taken in turn)
 LONG_CASES = 10  # ~2,050-token prompts on SmolLM2 (~1,400 of them the message); half ask first, half last
 MARKUP_CASES = 18  # 3 per markup kind
