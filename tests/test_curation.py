@@ -248,3 +248,12 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main(["curate", "--config", str(config), "--output", str(tmp_path / "elsewhere")]) == 0
     assert "next: pytest suites/data --dataset=" in capsys.readouterr().out
     assert (tmp_path / "elsewhere" / "train.jsonl").is_file()
+
+
+def test_nothing_left_to_split_exits_2_but_still_logs_every_rejection(tmp_path, capsys):
+    config = write_project(tmp_path, "  schema:\n    max_chars: 5\n  semantic:\n    enabled: false\n")
+    assert main(["curate", "--config", str(config)]) == 2
+    assert "fewer than the 10 folds" in capsys.readouterr().err
+    rejected = (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()
+    assert len(rejected) == len(CSV_ROWS) + sum(len(t) for t in FILLER.values()) + len(JSONL_LINES)
+    assert (tmp_path / "out" / "train.jsonl").read_text() == ""

@@ -88,9 +88,26 @@ def curate(curation: Curation, log: Log = lambda line: None) -> Result:
             examples = ledger.stage(name, work, examples)
 
     split_started = time.perf_counter()
-    splits = split(examples, c.split)
+    try:
+        splits = split(examples, c.split)
+    except CurationError as error:  # too few rows left: still write what was rejected, so the user can see why
+        summary = _summary(curation, ledger, len(rows), system, labels, {}, golden_labels, started)
+        report.write(curation.output_dir, {}, ledger.rejected, ledger.review, {**summary, "error": str(error)})
+        where = project_path(curation.output_dir / "rejected.jsonl", curation.root)
+        raise CurationError(f"{error} (every rejection is in {where})") from None
     ledger.log(f"{'split':<15} {len(examples):>7} in: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
-    summary = {
+    summary = _summary(curation, ledger, len(rows), system, labels, splits, golden_labels, started)
+    summary["split_elapsed_s"] = round(time.perf_counter() - split_started, 3)
+    report.write(curation.output_dir, splits, ledger.rejected, ledger.review, summary)
+    return Result(curation.output_dir, summary)
+
+
+def _summary(
+    curation: Curation, ledger: Ledger, rows_read: int, system: str | None, labels: list[str] | None,
+    splits: dict[str, list[Example]], golden_labels: list[str] | None, started: float,
+) -> dict[str, Any]:  # fmt: skip
+    """curation.json: where every row went, with what settings, from which inputs."""
+    return {
         "task": curation.task,
         "config": project_path(curation.config_path, curation.root),
         "output_dir": project_path(curation.output_dir, curation.root),
@@ -98,18 +115,15 @@ def curate(curation: Curation, log: Log = lambda line: None) -> Result:
         "inputs": _inputs(curation),
         "labels": labels,
         "system_prompt": system,
-        "parameters": asdict(c),
-        "rows_read": len(rows),
+        "parameters": asdict(curation.curate),
+        "rows_read": rows_read,
         "stages": ledger.stages,
-        "split_elapsed_s": round(time.perf_counter() - split_started, 3),
         "splits": {name: len(members) for name, members in splits.items()},
         "pii": next((s["info"] for s in ledger.stages if s["name"] == "pii" and "info" in s), None),
         "distribution": report.distribution(splits, labels, golden_labels),
-        "golden_set": c.report.golden_set,
+        "golden_set": curation.curate.report.golden_set,
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
-    report.write(curation.output_dir, splits, ledger.rejected, ledger.review, summary)
-    return Result(curation.output_dir, summary)
 
 
 def _optional_path(curation: Curation, relative: str | None) -> Path | None:
