@@ -28,7 +28,7 @@ from harness import registry as reg
 from harness import report
 from harness.config import ConfigError, HarnessConfig
 from harness.gates import GateSettings
-from harness.promote_decision import Decision, decide, read_junit
+from harness.promote_decision import Decision, decide, listed, read_junit
 from harness.registry import RegisteredVersion, Registry, RegistryError, adapter_sha256
 
 EXIT_PROMOTED, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
@@ -200,8 +200,8 @@ def decision_block(
     allowed = f" ({len(decision.allowed)} skipped/xfailed, allowed)" if decision.allowed else ""
     status = f"exit {run.exit_code}{allowed}"
     lines.append(f"pytest:     {status}")
-    lines += [f"  - {t.line()}" for t in decision.allowed]
-    failed = f", failed: {', '.join(decision.gates_failed)}" if decision.gates_failed else ""
+    lines += [f"  - {line}" for line in decision.allowed_lines()]
+    failed = f", failed: {listed(decision.gates_failed)}" if decision.gates_failed else ""
     lines.append(f"gates:      {len(decision.gates_passed)} passed, {len(decision.gates_failed)} failed{failed}")
     lines.append(f"champion:   {_describe(champion)}")
     lines += [f"  - {c.line()}" for c in decision.comparisons]

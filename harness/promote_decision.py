@@ -24,6 +24,8 @@ from typing import Any
 from harness import stats
 
 PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+GATE_FAILURE = "harness.gates.GateFailure"
+"""How a failed gate's test failure starts in the JUnit XML."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,24 @@ class Decision:
     def promote(self) -> bool:
         return not self.reasons
 
+    def allowed_lines(self) -> list[str]:
+        """Skipped and xfailed tests, one line per module and reason (six data tests skip for one reason)."""
+        groups: dict[tuple[str, str, str], list[TestOutcome]] = {}
+        for test in self.allowed:
+            module = test.test.rsplit("::", 1)[0]
+            groups.setdefault((module, test.outcome, " ".join(test.message.split())[:120]), []).append(test)
+        lines = []
+        for (module, outcome, message), tests in groups.items():
+            name = tests[0].test if len(tests) == 1 else f"{module} ({len(tests)} tests)"
+            lines.append(f"{name} ({outcome}{': ' + message if message else ''})")
+        return lines
+
+
+def listed(names: Sequence[str], limit: int = 6) -> str:
+    """`a, b, c` or `a, b, c, … (12 in all)`: a decision line stays readable with many gates."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, … ({len(names)} in all)"
+
 
 def decide(
     candidate: dict[str, Any] | None,
@@ -116,10 +136,11 @@ def _run_reasons(exit_code: int, tests: Sequence[TestOutcome]) -> list[str]:
         meaning = PYTEST_EXIT.get(exit_code, "unexpected exit code")
         reasons.append(f"the suites run itself broke: pytest exit {exit_code} ({meaning}); fix it and promote again")
     broken = [t for t in tests if t.outcome in ("failed", "error")]
-    if broken:
-        shown = "; ".join(t.line() for t in broken[:5]) + ("; …" if len(broken) > 5 else "")
-        reasons.append(f"{len(broken)} test(s) failed or errored: {shown}")
-    elif exit_code == 1:
+    other = [t for t in broken if not t.message.startswith(GATE_FAILURE)]  # failed gates get their own reason
+    if other:
+        shown = "; ".join(t.line() for t in other[:5]) + ("; …" if len(other) > 5 else "")
+        reasons.append(f"{len(other)} test(s) failed or errored outside the gates: {shown}")
+    elif exit_code == 1 and not broken:
         reasons.append("pytest exit 1: a test or gate failed (see the output above)")
     return reasons
 
@@ -133,7 +154,7 @@ def _judge_gates(candidate: dict[str, Any], decision: Decision) -> None:
     if not deciding:
         decision.reasons.append("no gate ran: nothing shows the adapter is good")
     if decision.gates_failed:
-        decision.reasons.append(f"gate(s) failed: {', '.join(decision.gates_failed)}")
+        decision.reasons.append(f"gate(s) failed: {listed(decision.gates_failed)}")
 
 
 def compare_with_champion(

@@ -40,18 +40,32 @@ def test_promotes_when_every_gate_passes_and_there_is_no_champion() -> None:
     assert (decision.gates_passed, decision.gates_failed, decision.comparisons) == (["a", "b"], [], [])
 
 
-def test_refuses_naming_the_failed_gates_and_tests() -> None:
-    tests = [TestOutcome("suites.test_x::test_a", "failed", "toy.match 0.1 [0.0, 0.3] < 0.5"),
+def test_refuses_naming_the_failed_gates_and_the_other_failed_tests() -> None:
+    tests = [TestOutcome("suites.test_x::test_a", "failed", "harness.gates.GateFailure: toy.match 0.1 < 0.5"),
+             TestOutcome("suites.test_x::test_b", "error", "failed on setup with ConnectionError: refused"),
              TestOutcome("suites.test_x::test_judge", "skipped", "no LLM judge configured"),
              TestOutcome("suites.test_x::test_flaky", "xfailed", "judge untrusted: kappa 0.2 < 0.6")]  # fmt: skip
     decision = decide(results(gate("a", [True]), gate("toy.match", [False], ok=False)), None, 0.05,
                       exit_code=1, tests=tests)  # fmt: skip
     assert not decision.promote and decision.gates_failed == ["toy.match"]
-    assert "gate(s) failed: toy.match" in decision.reasons
-    assert "1 test(s) failed or errored: suites.test_x::test_a (failed: toy.match 0.1 [0.0, 0.3] < 0.5)" in (
-        decision.reasons
-    )
+    assert decision.reasons == [  # the failed gate once, as a gate; the other failure as a test
+        "1 test(s) failed or errored outside the gates: suites.test_x::test_b (error: failed on setup with "
+        "ConnectionError: refused)",
+        "gate(s) failed: toy.match",
+    ]
     assert [t.outcome for t in decision.allowed] == ["skipped", "xfailed"]  # allowed, and listed
+
+
+def test_allowed_tests_are_listed_one_line_per_module_and_reason() -> None:
+    skipped = [TestOutcome(f"suites.data.test_dataset::test_{i}", "skipped", "no --dataset DIR given") for i in "abc"]
+    judge = TestOutcome("suites.test_judge::test_win_rate", "xfailed", "judge untrusted")
+    decision = decide(results(gate("a", [True])), None, 0.05, tests=[*skipped, judge])
+    assert decision.allowed_lines() == [
+        "suites.data.test_dataset (3 tests) (skipped: no --dataset DIR given)",
+        "suites.test_judge::test_win_rate (xfailed: judge untrusted)",
+    ]
+    many = [gate(f"g{i}", [False], ok=False) for i in range(8)]
+    assert decide(results(*many), None, 0.05).reasons == ["gate(s) failed: g0, g1, g2, g3, g4, g5, … (8 in all)"]
 
 
 def test_skips_and_xfails_alone_do_not_refuse() -> None:
@@ -220,9 +234,8 @@ def test_refuses_a_failing_adapter_and_leaves_the_registry_unchanged(
     assert code == 1, out
     assert "gates:      0 passed, 1 failed, failed: toy.match" in out
     assert "  - suites.test_toy::test_needs_a_server (skipped: no server configured)" in out  # allowed, listed
-    assert ("decision:   REFUSE\n  - 1 test(s) failed or errored: suites.test_toy::test_toy_match (failed: "
-            "harness.gates.GateFailure: toy.match 0.000 [0.000, 0.324] < 0.5 (8/8 wrong") in out  # fmt: skip
-    assert "  - gate(s) failed: toy.match" in out
+    assert "decision:   REFUSE\n  - gate(s) failed: toy.match\nregistry:" in out
+    assert "toy.match 0.000 [0.000, 0.324] < 0.5 (8/8 wrong" in out  # the suites' own output, streamed
     assert "registry:   unchanged (champion: none; tiny-router at sqlite:///" in out
     assert registry_of(root).versions() == [] and registry_of(root).champion() is None
     assert not (root / "runs").exists()  # nothing stored
