@@ -28,7 +28,7 @@ from harness import registry as reg
 from harness import report
 from harness.config import ConfigError, HarnessConfig
 from harness.gates import GateSettings
-from harness.promote_decision import Decision, decide, listed, read_junit
+from harness.promote_decision import Decision, decide, read_junit
 from harness.registry import RegisteredVersion, Registry, RegistryError, adapter_sha256
 
 EXIT_PROMOTED, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
@@ -201,8 +201,7 @@ def decision_block(
     status = f"exit {run.exit_code}{allowed}"
     lines.append(f"pytest:     {status}")
     lines += [f"  - {line}" for line in decision.allowed_lines()]
-    failed = f", failed: {listed(decision.gates_failed)}" if decision.gates_failed else ""
-    lines.append(f"gates:      {len(decision.gates_passed)} passed, {len(decision.gates_failed)} failed{failed}")
+    lines.append(f"gates:      {len(decision.gates_passed)} passed, {len(decision.gates_failed)} failed")
     lines.append(f"champion:   {_describe(champion)}")
     lines += [f"  - {c.line()}" for c in decision.comparisons]
     lines += [f"  - not compared: {item}" for item in decision.not_compared]

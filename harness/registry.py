@@ -165,7 +165,7 @@ class Registry:
         model = self._registered_model()
         if model is None or self.alias not in model.aliases:
             return None
-        with quiet_mlflow():
+        with self._calling():
             return self._version(self._mlflow().get_model_version(self.model_name, str(model.aliases[self.alias])))
 
     def versions(self) -> list[RegisteredVersion]:
@@ -174,7 +174,7 @@ class Registry:
         if (db is not None and not db.exists()) or self._registered_model() is None:
             return []
         name = self.model_name.replace("'", "\\'")
-        with quiet_mlflow():
+        with self._calling():
             found = self._mlflow().search_model_versions(f"name = '{name}'")
         return sorted((self._version(v) for v in found), key=lambda v: int(v.version))
 
@@ -220,7 +220,7 @@ class Registry:
         The tags are written with the version in one call, so the alias never points to a version that
         lacks them. Call it inside `locked()`, after re-reading the champion there."""
         client = self._mlflow()
-        with quiet_mlflow():
+        with self._calling():
             if self._registered_model() is None:
                 client.create_registered_model(self.model_name, description="adapters promoted by `harness promote`")
             created = client.create_model_version(
@@ -230,6 +230,22 @@ class Registry:
             return self._version(client.get_model_version(self.model_name, created.version))
 
     # --- MLflow ---------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _calling(self) -> Iterator[None]:
+        """MLflow calls, quiet, with their errors said in the registry's terms (which store, what to check)."""
+        with quiet_mlflow():
+            from mlflow.exceptions import MlflowException
+            from sqlalchemy.exc import SQLAlchemyError  # a broken sqlite store fails below MLflow
+
+            try:
+                yield
+            except (MlflowException, SQLAlchemyError) as error:
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise RegistryError(
+                    f"model registry {self.model_name!r} at {self.uri}: {first_line} — check $MLFLOW_TRACKING_URI "
+                    "or [tool.harness.registry] tracking_uri"
+                ) from error
 
     def _mlflow(self) -> Any:
         """An MlflowClient on the registry. The first open of a new sqlite file creates its tables; two
@@ -250,9 +266,9 @@ class Registry:
         return self._client
 
     def _registered_model(self) -> Any:
-        from mlflow.exceptions import MlflowException
+        with self._calling():
+            from mlflow.exceptions import MlflowException
 
-        with quiet_mlflow():
             try:
                 return self._mlflow().get_registered_model(self.model_name)
             except MlflowException as error:

@@ -232,7 +232,7 @@ def test_refuses_a_failing_adapter_and_leaves_the_registry_unchanged(
     root = project(0.5)
     code, out = promote(capfd, "--adapter", str(adapters["failing"]))
     assert code == 1, out
-    assert "gates:      0 passed, 1 failed, failed: toy.match" in out
+    assert "gates:      0 passed, 1 failed\n" in out
     assert "  - suites.test_toy::test_needs_a_server (skipped: no server configured)" in out  # allowed, listed
     assert "decision:   REFUSE\n  - gate(s) failed: toy.match\nregistry:" in out
     assert "toy.match 0.000 [0.000, 0.324] < 0.5 (8/8 wrong" in out  # the suites' own output, streamed

@@ -130,6 +130,15 @@ def test_a_champion_whose_stored_adapter_is_gone_says_how_to_recover(
         parse_spec("champion", config, cwd=tmp_path)
 
 
+def test_a_broken_registry_store_is_a_clear_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    db = tmp_path / "mlflow.db"
+    db.write_text("this is not an sqlite database, whatever its name says\n" * 4)
+    with pytest.raises(SpecError, match=rf"model registry 'tiny-router' at sqlite:///{db}: .*file is not a database"
+                       r" — check \$MLFLOW_TRACKING_URI or \[tool.harness.registry\] tracking_uri"):  # fmt: skip
+        parse_spec("champion", config_for(tmp_path, f"sqlite:///{db}"), cwd=tmp_path)
+
+
 # --- two promotions at once ---------------------------------------------------------------------------------
 
 RACER = """
