@@ -7,28 +7,17 @@ server), so a promoted model version and the run that trained it sit side by sid
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import HarnessConfig
+from harness.registry import sqlite_path, tracking_uri
 from harness.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from harness.train.run import TrainResult
-
-
-def tracking_uri(harness: HarnessConfig) -> str:
-    """MLFLOW_TRACKING_URI, else [tool.harness.registry] tracking_uri, else sqlite under runs/."""
-    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
-        return uri
-    registry = getattr(harness, "registry", None)
-    configured = getattr(registry, "tracking_uri", None)
-    if configured:
-        return str(configured)
-    return f"sqlite:///{(harness.root / 'runs' / 'mlflow.db').resolve()}"
 
 
 def log_training_run(
@@ -41,9 +30,12 @@ def log_training_run(
         logging.getLogger("alembic").setLevel(logging.ERROR)
         import mlflow
 
-        Path(harness.root / "runs").mkdir(exist_ok=True)
-        mlflow.set_tracking_uri(tracking_uri(harness))
-        mlflow.set_experiment(config.experiment)
+        uri = tracking_uri(harness)
+        database = sqlite_path(uri)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(uri)
+        _use_experiment(mlflow, config.experiment, database)
         with mlflow.start_run(run_name=config.output_dir.name) as run:
             mlflow.log_params(_flat_params(config))
             for entry in log_history:
@@ -56,8 +48,16 @@ def log_training_run(
             mlflow.set_tags({"lint_warnings": len(result.warnings), "adapter_dir": str(result.adapter_dir)})
             mlflow.log_artifact(str(result.summary_path))
             run_id: str = run.info.run_id
-    print(f"mlflow: run {run_id} in experiment {config.experiment!r} at {tracking_uri(harness)}", flush=True)
+    print(f"mlflow: run {run_id} in experiment {config.experiment!r} at {uri}", flush=True)
     return run_id
+
+
+def _use_experiment(mlflow: Any, name: str, database: Path | None) -> None:
+    """With a local sqlite store, artifacts go beside it (runs/mlartifacts), not into ./mlruns of the cwd."""
+    if mlflow.get_experiment_by_name(name) is None:
+        location = (database.parent / "mlartifacts").resolve().as_uri() if database is not None else None
+        mlflow.create_experiment(name, artifact_location=location)
+    mlflow.set_experiment(name)
 
 
 def _flat_params(config: TrainConfig) -> dict[str, str]:
