@@ -34,6 +34,7 @@ class SourceConfig:
     label_field: str | None = "label"
     messages_field: str = "messages"  # a JSONL/hf row holding this field is already a chat
     split: str | None = None  # for a saved DatasetDict: which split
+    max_rows: int | None = None  # only the first N rows (a pool larger than the task needs)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class CurateConfig:
     sources: list[SourceConfig]
     output_dir: str | None = None  # default runs/<task>/data
     labels: str | None = None  # JSON list of allowed labels
+    extra_labels: list[str] = field(default_factory=list)  # allowed too, e.g. a fallback label not in the file
     prompt: PromptConfig = field(default_factory=PromptConfig)
     schema: SchemaConfig = field(default_factory=SchemaConfig)
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)

@@ -68,6 +68,8 @@ def curate(curation: Curation, log: Log = lambda line: None) -> Result:
     rows = _load(curation, ledger)
     system = schema.system_prompt(c.prompt.system, _optional_path(curation, c.prompt.system_from))
     labels = schema.load_labels(_optional_path(curation, c.labels))
+    if labels is not None and c.extra_labels:
+        labels = [*labels, *(label for label in c.extra_labels if label not in labels)]
     finder = _leak_finder(curation) if c.leakage.enabled else None
     redactor = pii.Redactor(c.pii, _cache_dir(curation)) if c.pii.enabled else None
     golden_labels = _golden_labels(curation)

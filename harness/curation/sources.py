@@ -23,7 +23,8 @@ def read(path: Path, source: SourceConfig, root: Path | None = None) -> list[Sou
     """Every row of one source, in file order; sources are recorded relative to `root` (the project)."""
     kind = source.format if source.format != "auto" else _detect(path)
     readers = {"csv": _read_csv, "jsonl": _read_jsonl, "hf": _read_hf}
-    return list(readers[kind](path, source, project_path(path, root)))
+    rows = list(readers[kind](path, source, project_path(path, root)))
+    return rows if source.max_rows is None else rows[: source.max_rows]
 
 
 def sha256(path: Path) -> str:

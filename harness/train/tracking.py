@@ -30,6 +30,7 @@ def log_training_run(
         logging.getLogger("alembic").setLevel(logging.ERROR)
         import mlflow
 
+        logging.getLogger("mlflow").setLevel(logging.ERROR)  # mlflow sets its own level on import
         uri = tracking_uri(harness)
         database = sqlite_path(uri)
         if database is not None:
