@@ -61,7 +61,7 @@ def run_variant(variant: str, steps: int, batch_size: int, n_val: int, out: Path
 
     from harness.config import HarnessConfig
     from harness.train.config import load_train_config
-    from harness.train.data import prompt_completion, val_cases
+    from harness.train.data import task_row, val_cases
     from harness.train.eval_gate import generate_answers
     from harness.train.run import base_model, build_trainer, load_model, load_tokenizer
 
@@ -79,11 +79,12 @@ def run_variant(variant: str, steps: int, batch_size: int, n_val: int, out: Path
                           task_type="CAUSAL_LM")  # fmt: skip
         args = SFTConfig(output_dir=str(out), per_device_train_batch_size=batch_size, max_steps=steps,
                          learning_rate=config.learning_rate, report_to=[], save_strategy="no")  # fmt: skip
-        dataset = Dataset.from_list([prompt_completion(r) for r in rows])
+        conversational = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
+        dataset = Dataset.from_list(conversational)  # TRL tokenizes it itself
         trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                              peft_config=lora)  # fmt: skip
     else:
-        trainer, _ = build_trainer(config, harness, model, tokenizer, [prompt_completion(r) for r in rows], [])
+        trainer, _ = build_trainer(config, harness, model, tokenizer, [task_row(r) for r in rows], [])
     tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     started = time.perf_counter()
     trainer.train()

@@ -139,3 +139,24 @@ def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
     assert "no validation split" in text and "without replay" in text
     calm = load_train_config(_write_config(tmp_path / "ok.yaml", "train: {learning_rate: 2.0e-4}"), tmp_path)
     assert lint(calm, RunFacts(train_rows=5000, val_rows=500, base_is_instruct=True, has_regression_suite=True)) == []
+
+
+def test_whole_answers_learn_the_end_of_turn_and_cut_ones_do_not(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from harness.models.base import Completion
+    from harness.train.data import TrainRow, replay_rows, tokenize
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    prompt = [{"role": "user", "content": "the quick brown fox"}]
+    whole, cut = tokenize(tokenizer, [TrainRow(prompt, "yes"), TrainRow(prompt, "yes", finished=False)])
+    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    learned = [t for t, m in zip(whole["input_ids"], whole["completion_mask"], strict=True) if m]
+    assert end_of_turn in learned and tokenizer.decode(learned).startswith("yes")
+    assert end_of_turn not in [t for t, m in zip(cut["input_ids"], cut["completion_mask"], strict=True) if m]
+    assert whole["completion_mask"].index(1) == cut["completion_mask"].index(1)  # same prompt, same boundary
+
+    answers = [Completion("a", 1, 1, 0.1, finish_reason="stop"), Completion("b b b", 1, 3, 0.1, finish_reason="length")]
+    rows = replay_rows(["p1", "p2"], answers, count=5)
+    assert [r.completion for r in rows] == ["a", "b b b", "a", "b b b", "a"]
+    assert [r.finished for r in rows[:2]] == [True, False]

@@ -52,9 +52,11 @@ class EvalGateSettings:
 class ReplaySettings:
     prompts: Path | None = None
     """General prompts (JSONL, one {"prompt": ...} per line); the base model's own answers are replayed."""
-    share: float = 0.1
-    """Replay rows as a share of the task's training rows."""
-    max_new_tokens: int = 96
+    share: float = 0.05
+    """Replay rows as a share of all training rows (prompts are cycled when there are fewer)."""
+    max_prompts: int = 150
+    """Distinct prompts answered by the base model: the cost of replay, paid once (then cached)."""
+    max_new_tokens: int = 64
 
 
 @dataclass

@@ -54,9 +54,43 @@ def _checked(row: Any, where: str) -> dict[str, Any]:
     return dict(row)
 
 
-def prompt_completion(row: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
-    """TRL's conversational prompt-completion form: only the completion contributes to the loss."""
-    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+@dataclass(frozen=True)
+class TrainRow:
+    """One training example: a chat prompt and the assistant text learned after it.
+
+    `finished` says whether the text is a whole answer. A whole answer is followed by the chat template's
+    end of turn, which is learned too; a cut-off one (a replayed base answer that hit its token budget)
+    is not, so the model learns its content without learning to stop where the budget happened to end."""
+
+    prompt: list[dict[str, str]]
+    completion: str
+    finished: bool = True
+
+
+def task_row(row: dict[str, Any]) -> TrainRow:
+    """A curated row: everything before the last assistant turn is the prompt."""
+    return TrainRow(prompt=row["messages"][:-1], completion=row["messages"][-1]["content"])
+
+
+def tokenize(tokenizer: Any, rows: list[TrainRow]) -> list[dict[str, list[int]]]:
+    """input_ids and completion_mask per row, in the model's own chat template (what TRL would build for a
+    conversational prompt-completion row, plus the unfinished case TRL cannot express)."""
+    encoded = []
+    for row in rows:
+        prompt_text = tokenizer.apply_chat_template(row.prompt, add_generation_prompt=True, tokenize=False)
+        prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+        if row.finished:
+            chat = [*row.prompt, {"role": "assistant", "content": row.completion}]
+            full_text = tokenizer.apply_chat_template(chat, tokenize=False)
+            full_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"]
+            if full_ids[: len(prompt_ids)] != prompt_ids:
+                raise DatasetError(f"the chat template renders the prompt differently inside a full chat: {row.prompt}")
+            completion_ids = full_ids[len(prompt_ids) :]
+        else:
+            completion_ids = tokenizer(row.completion, add_special_tokens=False)["input_ids"]
+        encoded.append({"input_ids": prompt_ids + completion_ids,
+                        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids)})  # fmt: skip
+    return encoded
 
 
 def val_cases(rows: list[dict[str, Any]]) -> list[ValCase]:
@@ -83,11 +117,12 @@ def replay_prompts(path: Path) -> list[str]:
     return prompts
 
 
-def replay_rows(prompts: list[str], answers: list[Any]) -> list[dict[str, list[dict[str, str]]]]:
-    """Prompt-completion rows of the base model's own finished answers. A truncated answer is left out:
-    training on it would teach the model to stop mid-sentence."""
-    return [
-        {"prompt": [{"role": "user", "content": prompt}], "completion": [{"role": "assistant", "content": a.text}]}
-        for prompt, a in zip(prompts, answers, strict=True)
-        if a.finish_reason == "stop" and a.text.strip()
-    ]
+def replay_rows(prompts: list[str], answers: list[Any], count: int) -> list[TrainRow]:
+    """`count` rows of the base model's own answers, cycling through the prompts when there are fewer."""
+    rows = [
+        TrainRow(prompt=[{"role": "user", "content": prompt}], completion=answer.text,
+                 finished=answer.finish_reason == "stop")
+        for prompt, answer in zip(prompts, answers, strict=True)
+        if answer.text.strip()
+    ]  # fmt: skip
+    return [rows[i % len(rows)] for i in range(count)] if rows else []

@@ -21,7 +21,7 @@ from typing import Any
 from harness.config import HarnessConfig
 from harness.train import lint as config_lint
 from harness.train.config import TrainConfig
-from harness.train.data import prompt_completion, read_split, replay_prompts, replay_rows, val_cases
+from harness.train.data import TrainRow, read_split, replay_prompts, replay_rows, task_row, val_cases
 
 DATA_SUITES = Path("suites/data")
 
@@ -73,7 +73,7 @@ def train(config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, 
         raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
     replay = _replay(config, harness, len(train_rows))
     model = load_model(config, base_dir)
-    rows = [prompt_completion(r) for r in train_rows] + replay
+    rows = [task_row(r) for r in train_rows] + replay
     trainer, gate = build_trainer(config, harness, model, tokenizer, rows, val_rows)
     output = trainer.train()
     seconds = time.perf_counter() - started
@@ -117,7 +117,7 @@ def _facts(train_rows: list[Any], val_rows: list[Any], tokenizer: Any, harness: 
     )  # fmt: skip
 
 
-def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> list[dict[str, Any]]:
+def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> list[TrainRow]:
     """The base model's own answers to general prompts, generated through the harness (and its cache)."""
     settings = config.replay
     if settings.prompts is None or settings.share == 0:
@@ -127,15 +127,18 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
     from harness.models.spec import parse_spec
 
     wanted = round(train_rows * settings.share / (1 - settings.share))
-    prompts = replay_prompts(settings.prompts)[:wanted]
+    prompts = replay_prompts(settings.prompts)[: min(wanted, settings.max_prompts)]
     cache = GenerationCache(harness.cache_dir / "generations.sqlite")
     try:
         base = ModelFactory(harness, cache).build(parse_spec(config.base_model, harness, cwd=harness.root))
         answers = base.generate(prompts, max_new_tokens=settings.max_new_tokens)
     finally:
         cache.close()
-    rows = replay_rows(prompts, answers)
-    print(f"replay: {len(rows)} of {len(prompts)} general prompts answered in full by the base model", flush=True)
+    rows = replay_rows(prompts, answers, wanted)
+    finished = sum(a.finish_reason == "stop" for a in answers)
+    print(f"replay: {len(rows)} rows from {len(prompts)} general prompts answered by the base model "
+          f"({finished} whole answers; {len(prompts) - finished} cut at {settings.max_new_tokens} tokens, "
+          "learned without an end of turn)", flush=True)  # fmt: skip
     return rows
 
 
@@ -198,13 +201,14 @@ def _peft_config(config: TrainConfig, model: Any) -> Any:
 
 
 def build_trainer(
-    config: TrainConfig, harness: HarnessConfig, model: Any, tokenizer: Any, rows: list[dict[str, Any]],
+    config: TrainConfig, harness: HarnessConfig, model: Any, tokenizer: Any, rows: list[TrainRow],
     val_rows: list[dict[str, Any]],
 ) -> tuple[Any, Any]:  # fmt: skip
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from harness.train.data import tokenize
     from harness.train.eval_gate import EvalGateCallback, spread_over_labels
     from harness.train.trainer import SharedPrefixSFTTrainer
 
@@ -226,7 +230,7 @@ def build_trainer(
                                 tokenizer=tokenizer)  # fmt: skip
         callbacks.append(gate)
     trainer_class = SharedPrefixSFTTrainer if config.shared_prefix else SFTTrainer
-    dataset = Dataset.from_list(rows).shuffle(seed=config.seed)
+    dataset = Dataset.from_list(tokenize(tokenizer, rows)).shuffle(seed=config.seed)
     trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                             peft_config=_peft_config(config, model), callbacks=callbacks)  # fmt: skip
     return trainer, gate
