@@ -127,7 +127,7 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
     from harness.models.spec import parse_spec
 
     wanted = round(train_rows * settings.share / (1 - settings.share))
-    prompts = replay_prompts(settings.prompts)[: min(wanted, settings.max_prompts)]
+    prompts = _without_golden_leaks(replay_prompts(settings.prompts)[: min(wanted, settings.max_prompts)], harness)
     cache = GenerationCache(harness.cache_dir / "generations.sqlite")
     try:
         base = ModelFactory(harness, cache).build(parse_spec(config.base_model, harness, cwd=harness.root))
@@ -140,6 +140,18 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
           f"({finished} whole answers; {len(prompts) - finished} cut at {settings.max_new_tokens} tokens, "
           "learned without an end of turn)", flush=True)  # fmt: skip
     return rows
+
+
+def _without_golden_leaks(prompts: list[str], harness: HarnessConfig) -> list[str]:
+    """Replay prompts skip curation, so they get its leakage check here: none may repeat a golden case."""
+    from harness.curation.leakage import finder_for
+    from harness.curation.minhash import MinHashParams
+
+    finder = finder_for(harness.golden_dir, 13, MinHashParams(), harness.root)
+    leaks = finder.find([[prompt] for prompt in prompts])
+    for index, leak in sorted(leaks.items()):
+        print(f"replay: dropped prompt {index + 1}: {leak.detail} as {leak.golden.case_id}", flush=True)
+    return [prompt for i, prompt in enumerate(prompts) if i not in leaks]
 
 
 def load_model(config: TrainConfig, base_dir: Path) -> Any:

@@ -5,8 +5,9 @@
 Replay fights forgetting: mixing the base model's own answers to everyday requests into a narrow
 task's training data keeps the adapter answering them the way the base did. These prompts must not
 be the regression suite's: golden/regression tests facts, arithmetic and format instructions, so this
-pool asks for explanations, advice, short writing and how-tos instead (and curation's leakage stage
-checks the overlap anyway). Deterministic: topics x templates, shuffled with a fixed seed.
+pool asks for short explanations, advice, notes and titles instead (and curation's leakage stage
+checks the overlap anyway). The templates ask for short answers on purpose: replay must show the model
+whole answers, ending where the base model ends them, within the replay's token budget. Deterministic: topics x templates, shuffled with a fixed seed.
 """
 
 from __future__ import annotations
@@ -30,15 +31,15 @@ TOPICS = [
     "a road trip", "the printing press", "honeybees", "a chess opening", "snow", "a school science fair",
     "a stubborn jar lid", "noisy neighbours", "a picnic", "learning to swim", "a lost umbrella",
 ]
-TEMPLATES = [
-    "Explain {topic} to a ten-year-old.",
-    "Give me three tips about {topic}.",
-    "Write a short paragraph about {topic}.",
-    "What should a beginner know about {topic}?",
+TEMPLATES = [  # short answers: a whole answer (and where it stops) is what replay must teach
     "Describe {topic} in two sentences.",
-    "Why do people find {topic} difficult, and how can they make it easier?",
-    "Write a friendly message to a friend about {topic}.",
-    "What are the pros and cons of {topic}?",
+    "In one sentence, what is {topic}?",
+    "Give me one tip about {topic}.",
+    "Name three things a beginner should know about {topic}.",
+    "Write a two-line note to a friend about {topic}.",
+    "What is the main benefit of {topic}? Answer briefly.",
+    "Summarise {topic} in a short sentence.",
+    "Suggest a title for a blog post about {topic}.",
 ]
 
 
