@@ -160,3 +160,15 @@ def test_whole_answers_learn_the_end_of_turn_and_cut_ones_do_not(tiny_model_dir:
     rows = replay_rows(["p1", "p2"], answers, count=5)
     assert [r.completion for r in rows] == ["a", "b b b", "a", "b b b", "a"]
     assert [r.finished for r in rows[:2]] == [True, False]
+
+
+@pytest.mark.integration
+def test_failing_data_gates_refuse_training_with_their_output(tmp_path: Path) -> None:
+    """The repository's own data suites, on a dataset far too small to train on: training must not start."""
+    dataset = _write_dataset(tmp_path / "data", n_train=12, n_val=2)
+    (dataset / "test.jsonl").write_text("")
+    (dataset / "curation.json").write_text(json.dumps({"labels": LABELS}))
+    root = Path(__file__).resolve().parents[1]
+    with pytest.raises(TrainingRefused, match="data gates failed") as refusal:
+        check_data_gates(dataset, root)
+    assert "data.min_examples" in str(refusal.value)
