@@ -80,7 +80,7 @@ def forgetting_cell(results: dict[str, Any] | None) -> str:
     found = gate(results, FORGETTING_GATE)
     if not found:
         return "- (reference)"
-    return f"{found['value']:.3f} ({found['status']})"
+    return f"{found['value']:.3f} ({'pass' if found['passed'] else 'FAIL'})"
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> str:
