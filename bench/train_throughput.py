@@ -5,7 +5,8 @@
 Three runs, each in its own process (so peak RSS is its own), on the same Banking77 rows with the golden
 system prompt (~625 tokens a row, ~600 of them shared):
   trl            SFTTrainer, TRL's defaults for everything the trainer decides (precision, checkpointing,
-                 batching); LoRA r16 on every linear layer; the same learning rate as the repo config
+                 batching; `use_cpu` on a machine without CUDA, which TRL requires there); LoRA r16 on
+                 every linear layer; the same learning rate as the repo config
   harness-same   harness train with that same adapter (every layer): the trainer's own gain
   harness        harness train with training/configs/banking77.yaml's adapter (top 8 layers)
 Each is then scored on the same held-out validation rows (greedy, as the suites do). Tokens/s counts
@@ -55,6 +56,7 @@ def rows_and_val(n_train: int, n_val: int) -> tuple[list[dict[str, Any]], list[d
 
 
 def run_variant(variant: str, steps: int, batch_size: int, n_val: int, out: Path) -> dict[str, Any]:
+    import torch
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -78,7 +80,8 @@ def run_variant(variant: str, steps: int, batch_size: int, n_val: int, out: Path
         lora = LoraConfig(r=config.adapter.rank, lora_alpha=config.adapter.alpha, target_modules="all-linear",
                           task_type="CAUSAL_LM")  # fmt: skip
         args = SFTConfig(output_dir=str(out), per_device_train_batch_size=batch_size, max_steps=steps,
-                         learning_rate=config.learning_rate, report_to=[], save_strategy="no")  # fmt: skip
+                         learning_rate=config.learning_rate, report_to=[], save_strategy="no",
+                         use_cpu=not torch.cuda.is_available())  # fmt: skip
         conversational = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
         dataset = Dataset.from_list(conversational)  # TRL tokenizes it itself
         trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,

@@ -127,12 +127,7 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
         if self.history and self.history[-1].step == step:
             return
         started = time.perf_counter()
-        was_training = model.training
-        model.eval()
-        try:
-            answers = generate_answers(model, self.tokenizer, self.cases, self.settings.max_new_tokens)
-        finally:
-            model.train(was_training)
+        answers = generate_answers(model, self.tokenizer, self.cases, self.settings.max_new_tokens)
         evaluation = Evaluation(step, score_answers(answers, self.cases, self.bars), time.perf_counter() - started,
                                 len(self.cases))  # fmt: skip
         self.history.append(evaluation)
@@ -152,8 +147,13 @@ def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_n
                         label="training", batch_size=16)  # fmt: skip
     params = {"max_new_tokens": max_new_tokens, "temperature": 0.0}
     answers: dict[int, str] = {}
-    for index, completion in backend.generate([c.prompt for c in cases], params, _no_progress):
-        answers[index] = completion.text
+    was_training = model.training
+    model.eval()  # also turns gradient checkpointing's no-cache rule off: generation needs its KV cache
+    try:
+        for index, completion in backend.generate([c.prompt for c in cases], params, _no_progress):
+            answers[index] = completion.text
+    finally:
+        model.train(was_training)
     return [answers[i] for i in range(len(cases))]
 
 
