@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
             config.max_steps = args.max_steps
         result: Any = train(config, harness, strict=args.strict)
     except TrainingRefused as refusal:
-        print(f"harness train: refused: {refusal}")
+        print(f"harness train: refused: {refusal}", file=sys.stderr)
         return EXIT_REFUSED
     except (TrainConfigError, DatasetError, ConfigError) as error:
-        print(f"harness train: error: {error}")
+        print(f"harness train: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK if result.adapter_dir.is_dir() else EXIT_REFUSED
