@@ -142,6 +142,7 @@ def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_n
     """Greedy answers from the weights being trained, through the same backend the suites use."""
     from harness.cache import GenerationCache
     from harness.models.hf import HFBackend, HFWeights
+    from harness.progress import no_progress
 
     backend = HFBackend(HFWeights.of(model, tokenizer), GenerationCache(Path("unused"), enabled=False),
                         label="training", batch_size=16)  # fmt: skip
@@ -150,17 +151,11 @@ def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_n
     was_training = model.training
     model.eval()  # also turns gradient checkpointing's no-cache rule off: generation needs its KV cache
     try:
-        for index, completion in backend.generate([c.prompt for c in cases], params, _no_progress):
+        for index, completion in backend.generate([c.prompt for c in cases], params, no_progress):
             answers[index] = completion.text
     finally:
         model.train(was_training)
     return [answers[i] for i in range(len(cases))]
-
-
-def _no_progress(total: int, description: str) -> Any:
-    from harness.progress import no_progress
-
-    return no_progress(total, description)
 
 
 def _describe(evaluation: Evaluation, improved: bool) -> str:

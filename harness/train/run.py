@@ -254,7 +254,7 @@ def harness_threshold(harness: HarnessConfig, gate: str) -> float:
     settings = GateSettings.from_table(harness.gates)
     try:
         return settings.threshold(gate, None)
-    except (KeyError, ValueError, TypeError):
+    except ValueError:
         raise TrainingRefused(f"eval_gate names gate {gate!r}, which has no bar in [tool.harness.gates]") from None
 
 
