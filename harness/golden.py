@@ -284,6 +284,14 @@ def _describe(err: ErrorDetails, label: FieldLabel) -> str:
     return f"{name} {err['msg']}"
 
 
+def write_file(path: Path, cases: Sequence[GoldenCase]) -> None:
+    """Write `cases` to `path` (one JSON line each, LF endings: byte-identical on every platform), then
+    load it back, so a builder never leaves a file the suites would refuse."""
+    path.write_text("".join(case.to_json_line() + "\n" for case in cases), encoding="utf-8", newline="\n")
+    if len(load_file(path)) != len(cases):
+        raise GoldenError([f"{display_path(path)}: wrote {len(cases)} cases but read back a different number"])
+
+
 def append_cases(root: Path, set_name: str, cases: Sequence[GoldenCase]) -> Path:
     """Append `cases` to `<root>/<set_name>/cases.jsonl` (created if absent); refuses ids already used.
 

@@ -18,7 +18,7 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from harness.golden import GoldenCase, load_file
+from harness.golden import GoldenCase, write_file
 
 HERE = Path(__file__).resolve().parent
 TEST_CSV = HERE / "data" / "test.csv"
@@ -31,8 +31,9 @@ SHOTS_PER_LABEL = 1  # few-shot examples for the prompted baseline, drawn from t
 # The system turn of every case, and the prompt training data should use so that train and eval match.
 # Kept short and literal for SmolLM2-135M: one task sentence, one output rule, one label per line, then the
 # fallback rule (~600 SmolLM2 tokens in all). FALLBACK_LABEL is what an out-of-scope message must get: a
-# router that forces every message into an intent is wrong on everything it was not built for. Fill it with SYSTEM_PROMPT_TEMPLATE.format(labels="\n".join(labels),
-# fallback=FALLBACK_LABEL), labels as in labels.json, or take messages[0] of any case in cases.jsonl.
+# router that forces every message into an intent is wrong on everything it was not built for.
+# Fill it with SYSTEM_PROMPT_TEMPLATE.format(labels="\n".join(labels), fallback=FALLBACK_LABEL), labels as
+# in labels.json, or take messages[0] of any case in cases.jsonl.
 SYSTEM_PROMPT_TEMPLATE = """\
 Classify the bank customer's message into one intent. Reply with the intent label only, copied \
 exactly from this list:
@@ -102,11 +103,10 @@ def main() -> None:
     labels, cases = build()
     shots = few_shot_examples(labels)
     shots_file = HERE / "fewshot.jsonl"
-    shots_file.write_text("".join(s.to_json_line() + "\n" for s in shots), encoding="utf-8", newline="\n")
+    write_file(shots_file, shots)
     (HERE / "labels.json").write_text(json.dumps(labels, indent=2) + "\n", encoding="utf-8", newline="\n")
     out = HERE / "cases.jsonl"
-    out.write_text("".join(case.to_json_line() + "\n" for case in cases), encoding="utf-8", newline="\n")
-    assert len(load_file(out)) == len(labels) * PER_LABEL  # the file we wrote must load cleanly
+    write_file(out, cases)
     print(f"wrote {out}: {len(cases)} cases, {len(labels)} labels x {PER_LABEL}, seed {SEED}")
 
 

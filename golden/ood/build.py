@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.golden import GoldenCase, load_file
+from harness.golden import GoldenCase, load_file, write_file
 
 HERE = Path(__file__).resolve().parent
 BANKING77 = HERE.parent / "banking77" / "cases.jsonl"
@@ -163,8 +163,7 @@ def build() -> list[GoldenCase]:
 def main() -> None:
     cases = build()
     out = HERE / "cases.jsonl"
-    out.write_text("".join(case.to_json_line() + "\n" for case in cases), encoding="utf-8", newline="\n")
-    assert len(load_file(out)) == len(cases)
+    write_file(out, cases)
     print(f"wrote {out}: {len(cases)} cases")
 
 
