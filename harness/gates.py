@@ -231,6 +231,52 @@ def better_than(
     )
 
 
+def not_worse_than(
+    name: str,
+    candidate: Sequence[bool],
+    reference: Sequence[bool],
+    *,
+    reference_name: str = "reference",
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+    reference_outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """Fail when the candidate is significantly worse than a reference on the same cases: exact McNemar on
+    the discordant pairs, one-sided, at the configured alpha (a `"<name>"` entry in config overrides alpha
+    for this gate).
+
+    Why not `better_than`: that asks for evidence of a gain, the bar for "was training worth it" against a
+    weak baseline. Against a strong cheap system (a TF-IDF classifier) the question is the reverse, "is
+    the fine-tune losing to something cheaper?", and only evidence of a loss should stop it; a tie passes.
+    Why not `no_regression`: its drop bar is about keeping what a baseline could do, while here any
+    significant loss fails, whatever its size."""
+    settings = _State.settings
+    alpha = settings.threshold(name, settings.alpha)
+    candidate, reference = [bool(v) for v in candidate], [bool(v) for v in reference]
+    if len(candidate) != len(reference):
+        raise ValueError(f"gate {name!r}: {len(candidate)} candidate vs {len(reference)} {reference_name} outcomes")
+    if not candidate:
+        raise ValueError(f"gate {name!r} got no outcomes: is the golden set empty?")
+    test = stats.mcnemar_exact(candidate, reference)
+    diff = (sum(candidate) - sum(reference)) / len(candidate)
+    passed = test.p_worse >= alpha
+    outcomes = _outcomes(candidate, cases, outputs)
+    for outcome, ok, out in zip(outcomes, reference, reference_outputs or [None] * len(outcomes), strict=True):
+        outcome.baseline_passed, outcome.baseline_output = ok, _text(out)
+        _record_baseline_cost(outcome, out)
+    lost = [i for i, (c, r) in enumerate(zip(candidate, reference, strict=True)) if r and not c]
+    message = (
+        f"{name}: {sum(candidate)}/{len(candidate)} vs {reference_name} {sum(reference)}/{len(reference)} "
+        f"({diff:+.3f}; {reference_name} right and candidate wrong on {test.b} cases, the reverse on {test.c}); "
+        f"McNemar p(worse)={test.p_worse:.3g} {'>=' if passed else '<'} alpha {alpha:g}"
+        + ("" if passed else _worst(lost, None, outcomes))  # the cases the candidate lost, to look at first
+    )
+    details = {"p_worse": test.p_worse, "p_value": test.p_value, "reference": reference_name,
+               "reference_rate": sum(reference) / len(reference), "lost": test.b, "gained": test.c}  # fmt: skip
+    interval = (test.p_worse, test.p_worse)  # as better_than: the p-value, which is what the bar (alpha) judges
+    return _finish(GateResult(name, "not_worse_than", diff, interval, alpha, passed, message, details, outcomes))
+
+
 def measure(
     name: str,
     values: Sequence[bool] | Sequence[float],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -57,19 +58,26 @@ def flag(examples: list[Example], config: LabelNoiseConfig) -> StageOutput:
 
 def out_of_fold_probabilities(texts: list[str], labels: np.ndarray, config: LabelNoiseConfig) -> np.ndarray:
     """P(class | text) for every row from the fold that held it out (stratified, seeded)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
 
-    model = make_pipeline(
-        TfidfVectorizer(min_df=config.min_df, sublinear_tf=True), LogisticRegression(C=config.c, max_iter=1000)
-    )
     folds = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # tiny vocabularies in small test sets; the result stands
-        probabilities = cross_val_predict(model, texts, labels, cv=folds, method="predict_proba")
+        probabilities = cross_val_predict(tfidf_classifier(config), texts, labels, cv=folds, method="predict_proba")
     return np.asarray(probabilities)
+
+
+def tfidf_classifier(config: LabelNoiseConfig) -> Any:
+    """An unfitted TF-IDF (words, sublinear tf) + logistic regression pipeline. One definition, so the
+    classifier that flags label noise and the classical baseline the suites compare models with
+    (harness.baselines) are the same model with the same settings."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        TfidfVectorizer(min_df=config.min_df, sublinear_tf=True), LogisticRegression(C=config.c, max_iter=1000)
+    )
 
 
 def _reason(review: list[dict[str, object]], example_id: str) -> str:
