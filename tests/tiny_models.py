@@ -18,15 +18,15 @@ CORPUS = [
 ] * 20
 
 
-def build_tiny_model(out: Path, *, seed: int = 0) -> Path:
-    """A randomly initialised 2-layer Llama (a few hundred KB) saved with save_pretrained."""
+def build_tiny_model(out: Path, *, seed: int = 0, layers: int = 2) -> Path:
+    """A randomly initialised Llama of `layers` layers (a few hundred KB) saved with save_pretrained."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_tiny_tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
         bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )  # fmt: skip

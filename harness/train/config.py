@@ -78,6 +78,8 @@ class TrainConfig:
     bf16: bool | str = "auto"
     """auto: bf16 autocast where the hardware does it natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
     shared_prefix: bool = True
+    frozen_trunk: bool = True
+    """With adapter.top_layers, run the frozen layers below them once per run, not at every step (exact)."""
     seed: int = 0
     eval_gate: EvalGateSettings = field(default_factory=EvalGateSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)

@@ -1,17 +1,22 @@
-"""`SharedPrefixSFTTrainer`: TRL's SFTTrainer, with batches that share their prompt prefix computed once.
+"""`SharedPrefixSFTTrainer`: TRL's SFTTrainer, with batches that share their prompt prefix computed once,
+and, when only the top layers are adapted, the frozen layers below them computed once per run.
 
 Everything else (dataset preparation, completion-only labels, optimiser, schedule, logging, PEFT saving)
-is TRL's. Only two things change: the training batches are grouped by prefix (`PrefixGroupedBatches`)
-and the training loss runs the shared prefix once per batch (`prefix_shared_loss`). Evaluation and
+is TRL's. Three things change: the training batches are grouped by prefix (`PrefixGroupedBatches`); the
+training loss runs the shared prefix once per batch (`prefix_shared_loss`); and with `frozen_trunk`, the
+layers below the first adapted one run once over the whole training set before the first step
+(`build_trunk_cache`), so every step runs only the adapted layers (`trunk_loss`). Evaluation and
 batches without a worthwhile shared prefix take TRL's own path.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from trl import SFTTrainer
 
+from harness.train.frozen_trunk import TrunkCache, build_trunk_cache, first_trained_layer, trunk_loss, trunk_supported
 from harness.train.shared_prefix import (
     MIN_SHARED_TOKENS,
     PrefixGroupedBatches,
@@ -24,6 +29,11 @@ from harness.train.shared_prefix import (
 class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     """SFTTrainer for datasets whose examples repeat a long prompt prefix (a system prompt, few shots)."""
 
+    frozen_trunk: bool = False
+    """Cache the frozen layers' states once per run (set by `harness train` from `train.frozen_trunk`)."""
+    trunk: TrunkCache | None = None
+    trunk_seconds: float = 0.0
+
     def get_train_dataloader(self) -> Any:
         from torch.utils.data import DataLoader
 
@@ -33,7 +43,22 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
             dataset, batch_sampler=batches, collate_fn=self.data_collator,
             num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
         )  # fmt: skip
+        self._prepare_trunk(dataset)
         return self.accelerator.prepare(loader)
+
+    def _prepare_trunk(self, dataset: Any) -> None:
+        """Run the frozen layers once over every training row, when there are frozen layers to skip."""
+        boundary = first_trained_layer(self.model)
+        if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not trunk_supported(self.model):
+            return
+        started = time.perf_counter()
+        learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion-only labels
+        self.trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary,
+                                       autocast=self.accelerator.autocast())  # fmt: skip
+        self.trunk_seconds = time.perf_counter() - started
+        print(f"frozen trunk: layers 0-{boundary - 1} run once over {len(self.trunk.own_hidden)} distinct rows in "
+              f"{self.trunk_seconds:.0f}s ({self.trunk.megabytes:.0f} MB of states); each step runs only the "
+              f"{_layer_count(self.model) - boundary} adapted layers", flush=True)  # fmt: skip
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
@@ -41,11 +66,21 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         prefix = shared_length(inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
         # Gradient checkpointing re-runs layers in backward, which would write the shared cache twice.
         plain = return_outputs or not model.training or self.args.gradient_checkpointing or not splittable(model)
-        if plain or prefix < MIN_SHARED_TOKENS or len(inputs["input_ids"]) < 2:
+        if not plain and self.trunk is not None:
+            with self.accelerator.autocast():
+                parts = trunk_loss(model, self.trunk, inputs, num_items_in_batch)
+        elif plain or prefix < MIN_SHARED_TOKENS or len(inputs["input_ids"]) < 2:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        parts = prefix_shared_loss(model, inputs, prefix, num_items_in_batch)
+        else:
+            with self.accelerator.autocast():
+                parts = prefix_shared_loss(model, inputs, prefix, num_items_in_batch)
         metrics = self._metrics["train"]
         metrics["mean_token_accuracy"].append(parts.correct_tokens / max(parts.label_tokens, 1))
         self._total_train_tokens += int(inputs["attention_mask"].sum())
         metrics["num_tokens"] = [self._total_train_tokens]
         return parts.loss
+
+
+def _layer_count(model: Any) -> int:
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return int(causal_lm.config.num_hidden_layers)

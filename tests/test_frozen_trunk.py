@@ -1,0 +1,106 @@
+"""Frozen-trunk training is exact: with the adapter in the top layers only, running those layers on cached
+trunk states gives the plain forward's loss and gradients, on a tiny real 4-layer Llama."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.train.frozen_trunk import build_trunk_cache, first_trained_layer, trunk_loss, trunk_supported
+from tests.test_shared_prefix_training import SYSTEM, _batch, _grads, _plain_loss
+from tests.tiny_models import build_tiny_model
+
+TEXTS = ["my card has not arrived", "what is the capital of france yet", "no"]
+ANSWERS = ["yes", "no", "yes no"]
+
+
+def _lora(model_dir: Path, *, top_layers: int, attention: str = "sdpa"):  # type: ignore[no-untyped-def]
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation=attention)
+    layers = list(range(4 - top_layers, 4))
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "down_proj"],
+                        layers_to_transform=layers, init_lora_weights=False)  # fmt: skip
+    model = get_peft_model(model, config)
+    model.train()
+    return model, AutoTokenizer.from_pretrained(model_dir)
+
+
+@pytest.fixture(scope="module")
+def four_layers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-4-layers"), layers=4)
+
+
+def _completion_masks(batch) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    return [[int(x != -100) for x in row] for row in batch["labels"].tolist()]
+
+
+def _rows(batch) -> list[list[int]]:  # type: ignore[no-untyped-def]
+    return [ids[: int(m.sum())] for ids, m in zip(batch["input_ids"].tolist(), batch["attention_mask"], strict=True)]
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("top_layers", [1, 2])
+def test_loss_and_gradients_equal_the_plain_forward(four_layers: Path, top_layers: int, attention: str) -> None:
+    import torch
+
+    model, tokenizer = _lora(four_layers, top_layers=top_layers, attention=attention)
+    assert first_trained_layer(model) == 4 - top_layers and trunk_supported(model)
+    batch = _batch(tokenizer, TEXTS, ANSWERS)
+    plain = _plain_loss(model, batch)
+    plain.backward()
+    expected = _grads(model)
+
+    cache = build_trunk_cache(model, _rows(batch), _completion_masks(batch), first_trained_layer(model))
+    assert max(cache.prefix_length.values()) > 0  # the system turn is shared and cached once
+    parts = trunk_loss(model, cache, batch)
+    parts.loss.backward()
+    got = _grads(model)
+
+    assert torch.allclose(parts.loss, plain, atol=1e-5)
+    assert expected.keys() == got.keys() and expected
+    for name in expected:
+        assert torch.allclose(got[name], expected[name], atol=1e-5, rtol=1e-4), name
+
+
+def test_rows_without_a_shared_prefix_are_exact_too(four_layers: Path) -> None:
+    """A single-row group, and rows too different to share a prefix, take the no-prefix path."""
+    import torch
+
+    model, tokenizer = _lora(four_layers, top_layers=2)
+    batch = _batch(tokenizer, ["no"], ["yes"])
+    plain = _plain_loss(model, batch)
+    cache = build_trunk_cache(model, _rows(batch), _completion_masks(batch), 2)
+    assert torch.allclose(trunk_loss(model, cache, batch).loss, plain, atol=1e-5)
+
+    rows, labels = [], []
+    for text, answer in (("the quick brown fox", "yes"), ("answer with yes or no only", "no")):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        completion = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        rows.append(ids + completion)
+        labels.append([-100] * len(ids) + completion)
+    width = max(map(len, rows))
+    plain_batch = {
+        "input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows]),
+        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+        "labels": torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels]),
+    }
+    cache = build_trunk_cache(model, rows, [[int(x != -100) for x in lab] for lab in labels], 2)
+    assert set(cache.prefix_length.values()) == {0}
+    for index in range(2):  # one row per batch: the rows start differently, so they are in different groups
+        single = {k: v[index : index + 1, : len(rows[index])] for k, v in plain_batch.items()}
+        assert torch.allclose(trunk_loss(model, cache, single).loss, _plain_loss(model, single), atol=1e-5)
+
+
+def test_an_adapter_outside_the_layers_freezes_nothing(four_layers: Path) -> None:
+    model, _ = _lora(four_layers, top_layers=2)
+    model.get_base_model().lm_head.weight.requires_grad_(True)
+    assert first_trained_layer(model) == 0
+
+
+def test_system_prompt_is_what_the_rows_share() -> None:
+    assert "yes or no" in SYSTEM  # the helper batch shares this system turn; keeps the fixture honest
