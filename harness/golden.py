@@ -8,6 +8,7 @@ lives in `golden_lock.py`; turning a user's CSV/JSONL table into cases, in `gold
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -172,13 +173,25 @@ def display_path(path: Path) -> str:
 
 def set_path(root: Path, name: str) -> Path:
     """`<root>/<name>/cases.jsonl`; the name is checked so it cannot point outside the root."""
-    if not _SET_NAME.fullmatch(name):
-        raise GoldenError([f"golden set name {name!r} is invalid — use letters, digits, '_', '-', '.'"])
-    return root / name / CASES_FILE
+    path = root / name / CASES_FILE
+    if problem := set_name_problem(name):
+        raise GoldenError([f"{display_path(path)}: {problem}"])
+    return path
+
+
+def set_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a golden set's name, or None. One rule for `golden verify`, `freeze` and the
+    suites: a set name starts with a letter or digit; directories starting with '.' are scratch space,
+    neither frozen nor loaded."""
+    if _SET_NAME.fullmatch(name):
+        return None
+    return (f"golden set name {name!r} is invalid — a set name starts with a letter or digit and holds only "
+            "letters, digits, '_', '-' and '.'; rename the directory (one starting with '.' is ignored)")  # fmt: skip
 
 
 def list_sets(root: Path) -> list[str]:
-    return sorted(path.parent.name for path in root.glob(f"*/{CASES_FILE}"))
+    """Every `<root>/<name>/cases.jsonl`'s name, except hidden directories (the same files the lock covers)."""
+    return sorted(path.parent.name for path in root.glob(f"*/{CASES_FILE}") if not path.parent.name.startswith("."))
 
 
 def load_set(root: Path, name: str) -> list[GoldenCase]:
@@ -194,13 +207,54 @@ def load_set(root: Path, name: str) -> list[GoldenCase]:
 
 def load_file(path: Path) -> list[GoldenCase]:
     """Every case in a JSONL file; raises GoldenError listing all problems in the file."""
+    return [case for _, case in load_numbered(path)]
+
+
+def load_numbered(path: Path) -> list[tuple[int, GoldenCase]]:
+    """(line number, case) for every case in a JSONL file; raises GoldenError listing all problems in it."""
     rows, problems = read_jsonl(path)
     cases, invalid = validate_rows(rows, _field_label)
     if not rows and not problems:
         raise GoldenError([f"{display_path(path)}: no cases — add one JSON object per line"])
     if problems or invalid:
         raise GoldenError.in_file(path, problems + invalid)
-    return cases
+    numbered = [(line, case) for (line, _), case in zip(rows, cases, strict=True)]
+    for line, case in numbered:
+        _SOURCES[_prompt_key(case.prompt())] = f"{display_path(path)}:{line} (case {case.id!r})"
+    return numbered
+
+
+def shared_ids(files: Mapping[Path, Sequence[tuple[int, GoldenCase]]]) -> list[str]:
+    """A problem for each case whose id another golden file already uses.
+
+    Ids are unique across every golden file, not only within a set: results.json, the review export and
+    import, the report diff and promotion's paired comparison all match cases by id alone."""
+    first: dict[str, str] = {}
+    problems = []
+    for path, cases in sorted(files.items()):
+        for line, case in cases:
+            where = f"{display_path(path)}:{line}"
+            if case.id in first and not first[case.id].startswith(f"{display_path(path)}:"):
+                problems.append(f"{where}: id {case.id!r} is also used by {first[case.id]} — ids must be unique "
+                                "across golden sets (reports, review and promotion match cases by id); rename one")
+            first.setdefault(case.id, where)
+    return problems
+
+
+_SOURCES: dict[str, str] = {}
+"""Prompt hash -> where its case is, for every case loaded in this process. A model error names the prompt
+it failed on with `source_of`: backends only ever see prompts, never the cases they came from."""
+
+
+def source_of(prompt: str | Sequence[Mapping[str, str]]) -> str | None:
+    """`golden/banking77/cases.jsonl:17 (case 'b77-0042')` when `prompt` is a loaded golden case's prompt."""
+    return _SOURCES.get(_prompt_key(prompt))
+
+
+def _prompt_key(prompt: str | Sequence[Mapping[str, str]]) -> str:
+    from harness.models.base import as_messages
+
+    return hashlib.sha256(json.dumps(as_messages(prompt), ensure_ascii=False).encode()).hexdigest()
 
 
 def read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
@@ -214,8 +268,7 @@ def read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Probl
     except FileNotFoundError:
         raise GoldenError([f"{shown}: file not found — check the path"]) from None
     except UnicodeDecodeError as exc:
-        problem = f"{shown}: not UTF-8 ({exc.reason} at byte {exc.start}) — save it as UTF-8"
-        raise GoldenError([problem]) from None
+        raise GoldenError([f"{shown}:{not_utf8(path.read_bytes(), exc)}"]) from None
     rows: list[tuple[int, dict[str, Any]]] = []
     problems: list[Problem] = []
     for number, line in enumerate(text.split("\n"), start=1):
@@ -233,6 +286,15 @@ def read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Probl
             continue
         rows.append((number, obj))
     return rows, problems
+
+
+def not_utf8(data: bytes, error: UnicodeDecodeError) -> str:
+    """`12: not UTF-8 (invalid start byte 0xff in column 7) — save it as UTF-8`: the line a person can open,
+    not the byte offset the decoder reports."""
+    line = data.count(b"\n", 0, error.start) + 1
+    column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+    byte = data[error.start : error.start + 1].hex()
+    return f"{line}: not UTF-8 ({error.reason}: byte 0x{byte}, byte {column} of the line) — save the file as UTF-8"
 
 
 FieldLabel: TypeAlias = Callable[[tuple[int | str, ...]], str]
@@ -292,21 +354,36 @@ def write_file(path: Path, cases: Sequence[GoldenCase]) -> None:
         raise GoldenError([f"{display_path(path)}: wrote {len(cases)} cases but read back a different number"])
 
 
+def _ids_elsewhere(root: Path, path: Path) -> dict[str, str]:
+    """Case id -> file, over the golden files under root other than `path` (hidden directories skipped,
+    as the lock skips them). A file that does not load is left to `freeze`, which reports it."""
+    ids: dict[str, str] = {}
+    for other in sorted(root.rglob("*.jsonl")):
+        if other.resolve() == path.resolve() or any(p.startswith(".") for p in other.relative_to(root).parts):
+            continue
+        try:
+            ids.update((case.id, display_path(other)) for case in load_file(other))
+        except GoldenError:
+            continue
+    return ids
+
+
 def append_cases(root: Path, set_name: str, cases: Sequence[GoldenCase]) -> Path:
     """Append `cases` to `<root>/<set_name>/cases.jsonl` (created if absent); refuses ids already used.
 
     The existing file is validated first, so a broken set is never appended to.
     """
     path = set_path(root, set_name)
-    taken = {case.id for case in load_file(path)} if path.is_file() else set()
+    taken = {case.id: display_path(path) for case in load_file(path)} if path.is_file() else {}
+    taken |= _ids_elsewhere(root, path)
     clashes: list[str] = []
     for case in cases:
         if case.id in taken:
-            clashes.append(case.id)
-        taken.add(case.id)
+            clashes.append(f"{case.id} ({taken[case.id]})" if taken[case.id] != display_path(path) else case.id)
+        taken[case.id] = display_path(path)
     if clashes:
         shown = ", ".join(clashes[:10]) + (" …" if len(clashes) > 10 else "")
-        fix = "rename them, or leave out the id column to get fresh ids"
+        fix = "rename them (ids are unique across golden sets), or leave out the id column to get fresh ids"
         raise GoldenError([f"{display_path(path)}: {len(clashes)} id(s) already taken: {shown} — {fix}"])
     if not cases:
         return path  # an empty file would not load: "no cases"

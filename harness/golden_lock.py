@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.golden import GoldenError, display_path, load_file
+from harness.golden import (
+    CASES_FILE,
+    GoldenCase,
+    GoldenError,
+    display_path,
+    load_numbered,
+    set_name_problem,
+    shared_ids,
+)
 
 LOCK_FILE = "golden.lock"
 LOCK_VERSION = 1
@@ -55,6 +63,9 @@ class Lock:
             lock = cls(data["reason"], data["frozen_at"], data["lock_hash"], files)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise GoldenError([f"{shown}: unreadable lock ({type(exc).__name__}: {exc}) — {fix}"]) from None
+        if data.get("version") != LOCK_VERSION:
+            raise GoldenError([f"{shown}: lock version {data.get('version')!r}, but this harness reads version "
+                               f"{LOCK_VERSION} — {fix}"])  # fmt: skip
         if lock.lock_hash != _combine({name: entry.sha256 for name, entry in files.items()}):
             raise GoldenError([f"{shown}: lock_hash does not match its file hashes (hand-edited?) — {fix}"])
         return lock
@@ -72,18 +83,25 @@ class LockStatus:
     changed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """`path:line: what — fix` for what the sets or the lock get wrong beyond differing (see `check_sets`)."""
 
     def explain(self) -> str:
         """One message for a failing run: which files, and how to re-freeze on purpose."""
         lock = display_path(self.lock_path)
         if self.ok:
             return f"golden sets match {lock} (lock_hash {self.lock_hash[:12]})"
+        problems = [f"  {problem}" for problem in self.problems]
         if self.locked is None:
             sets = ", ".join(self.added) or "none yet"
-            return f"no golden lock at {lock} (unfrozen sets: {sets}) — create it with `{REFREEZE}`"
+            return "\n".join([f"no golden lock at {lock} (unfrozen sets: {sets}) — create it with `{REFREEZE}`",
+                              *problems])  # fmt: skip
+        if not (self.changed or self.added or self.removed):
+            return "\n".join([f"golden sets match the hashes in {lock}, but:", *problems])
         lines = [f"golden sets differ from {lock} (frozen {self.locked.frozen_at}: {self.locked.reason!r}):"]
         for kind, names in (("changed", self.changed), ("added", self.added), ("removed", self.removed)):
             lines += [f"  {kind}: {name}" for name in names]
+        lines += problems
         lines += [
             "Scores are only comparable on frozen cases. If this edit is on purpose, re-freeze and commit",
             f"the lock: `{REFREEZE}`; otherwise restore the files from version control.",
@@ -112,6 +130,23 @@ def _combine(hashes: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def check_sets(root: Path, names: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Load every golden file: (case count by file, problems). The problems are the same wherever the sets
+    are checked (freeze, verify, a suites run): malformed cases, set names, ids used in two files."""
+    loaded: dict[Path, list[tuple[int, GoldenCase]]] = {}
+    problems: list[str] = []
+    for name in names:
+        path = root / name
+        if path.name == CASES_FILE and path.parent.parent == root and (why := set_name_problem(path.parent.name)):
+            problems.append(f"{display_path(path)}: {why}")
+        try:
+            loaded[path] = load_numbered(path)
+        except GoldenError as exc:
+            problems += exc.problems
+    counts = {path.relative_to(root).as_posix(): len(cases) for path, cases in loaded.items()}
+    return counts, problems + shared_ids(loaded)
+
+
 def freeze(root: Path, reason: str) -> Lock:
     """Validate every set under root, then write golden.lock; refuses invalid cases and an empty reason."""
     if not reason.strip():
@@ -120,13 +155,7 @@ def freeze(root: Path, reason: str) -> Lock:
     if not hashes:
         fix = "add one with `harness golden add SET --from FILE`"
         raise GoldenError([f"{display_path(root)}: no *.jsonl golden sets to freeze — {fix}"])
-    counts: dict[str, int] = {}
-    problems: list[str] = []
-    for name in hashes:
-        try:
-            counts[name] = len(load_file(root / name))
-        except GoldenError as exc:
-            problems += exc.problems
+    counts, problems = check_sets(root, list(hashes))
     if problems:
         raise GoldenError(problems, headline="refusing to freeze invalid golden cases — fix these first:")
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -141,24 +170,38 @@ def freeze(root: Path, reason: str) -> Lock:
 
 
 def verify(root: Path) -> LockStatus:
-    """Compare the sets on disk with golden.lock; `explain()` on the result says what to do."""
+    """Compare the sets on disk with golden.lock, and check them as freeze would; `explain()` on the result
+    says what to do. A file whose hash matches must also match its recorded case count: a lock edited by
+    hand to claim other counts does not verify."""
     path, hashes = root / LOCK_FILE, file_hashes(root)
     current = _combine(hashes)
+    counts, problems = check_sets(root, list(hashes))
     if not path.is_file():
-        return LockStatus(ok=False, lock_hash=current, lock_path=path, added=sorted(hashes))
+        return LockStatus(ok=False, lock_hash=current, lock_path=path, added=sorted(hashes), problems=problems)
     lock = Lock.read(path)
     changed = [n for n in hashes if n in lock.files and lock.files[n].sha256 != hashes[n]]
     added = [n for n in hashes if n not in lock.files]
     removed = sorted(n for n in lock.files if n not in hashes)
-    ok = not (changed or added or removed)
-    return LockStatus(ok, current, path, lock, changed=changed, added=added, removed=removed)
+    problems += [
+        f"{display_path(path)}: {name} records {lock.files[name].cases} cases, but the file (unchanged since the "
+        f"freeze) has {counts[name]} — the lock was edited by hand; restore it from version control or re-freeze"
+        for name in hashes
+        if name not in changed and name in lock.files and name in counts and lock.files[name].cases != counts[name]
+    ]
+    ok = not (changed or added or removed or problems)
+    return LockStatus(ok, current, path, lock, changed, added, removed, problems)
 
 
 def _previous_files(path: Path) -> dict[str, FrozenFile]:
-    """The last lock's entries, to keep freeze times of unchanged files; a broken lock is replaced."""
+    """The last lock's entries, to keep the freeze times of unchanged files. Read leniently: a re-freeze is
+    how a broken lock (hand-edited, wrong lock_hash or version) gets repaired, and repairing it must not
+    reset when every unchanged set was frozen."""
     try:
-        return Lock.read(path).files if path.is_file() else {}
-    except GoldenError:
+        entries = json.loads(path.read_text(encoding="utf-8"))["files"]
+        usable = {name: e for name, e in entries.items() if isinstance(e, dict) and {"sha256", "frozen_at"} <= e.keys()}
+        return {name: FrozenFile(str(e["sha256"]), int(e.get("cases", 0)), str(e["frozen_at"]))
+                for name, e in usable.items()}  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 

@@ -8,12 +8,13 @@ column in each problem, so a fix can be made in the spreadsheet the user actuall
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.golden import GoldenCase, GoldenError, display_path, read_jsonl, validate_rows
+from harness.golden import GoldenCase, GoldenError, display_path, not_utf8, read_jsonl, validate_rows
 
 
 def cases_from_table(
@@ -99,7 +100,12 @@ def _read_table(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], set[str]]
     if not path.is_file():
         raise GoldenError([f"{shown}: file not found — check the path"])
     rows = []
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise GoldenError([f"{shown}:{not_utf8(data, error)}"]) from None
+    with io.StringIO(text, newline="") as f:
         reader = csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ",")
         start = 2  # line 1 is the header; a quoted cell may span lines, so track where each row starts
         for row in reader:

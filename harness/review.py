@@ -84,6 +84,7 @@ def select(results: Mapping[str, Any], worst: int) -> list[Pick]:
         kept = picks.setdefault(case_id, pick)
         if kept is pick:
             continue
+        _same_case(case_id, kept, pick)
         kept.baseline_output = kept.baseline_output or pick.baseline_output
         if (pick.rank, pick.order) < (kept.rank, kept.order):  # the weightiest reason comes first
             kept.rank, kept.order, kept.gate = pick.rank, pick.order, pick.gate
@@ -91,6 +92,19 @@ def select(results: Mapping[str, Any], worst: int) -> list[Pick]:
         else:
             kept.reasons += [r for r in pick.reasons if r not in kept.reasons]
     return sorted(picks.values(), key=lambda p: (p.rank, p.order, p.gate, str(p.case.get("id"))))[:worst]
+
+
+def _same_case(case_id: str, kept: Pick, pick: Pick) -> None:
+    """One row per case id is right only when the id names one case. Ids are unique across golden sets
+    (freeze and verify enforce it); a run made before that rule may still hold two cases under one id, and
+    merging them would silently drop one from the review."""
+    if kept.case.get("input") != pick.case.get("input"):
+        raise ReviewError(
+            f"case id {case_id!r} names two different cases in this run (gate {kept.gate}: "
+            f"{_text(kept.case.get('input'))[:60]!r}; gate {pick.gate}: {_text(pick.case.get('input'))[:60]!r}) — "
+            "case ids must be unique across golden sets (`harness golden verify` checks it): rename one, "
+            "re-freeze and rerun the suites"
+        )
 
 
 def _case_index(gates: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, Mapping[str, Any]]]:

@@ -258,7 +258,8 @@ def test_a_prompt_past_the_context_window_is_refused_not_truncated(tiny_model_di
         HFSpec(str(tiny_model_dir))
     )
     assert model.generate(["my card has not arrived"], max_new_tokens=2)[0].prompt_tokens < 256
-    with pytest.raises(ModelError, match=r"prompt #0 is \d+ tokens \+ max_new_tokens 2 > the model's context of 256"):
+    with pytest.raises(ModelError, match=r"prompt #0 of this call \('my card has not arrived my card.*'\) is \d+ "
+                       r"tokens\. With max_new_tokens 2, the model's context of 256 tokens"):
         model.generate(["my card has not arrived " * 60], max_new_tokens=2)
 
 

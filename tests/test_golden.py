@@ -153,7 +153,7 @@ def test_set_names_cannot_escape_the_root(root: Path) -> None:
 
 def test_freeze_then_verify_ok(root: Path) -> None:
     write_set(root, "a", case("1"))
-    write_set(root, "b", case("1"), case("2"))
+    write_set(root, "b", case("2"), case("3"))  # ids are unique across sets, not only within one
     lock = freeze(root, "first freeze")
     status = verify(root)
     assert status.ok and status.lock_hash == lock.lock_hash == lock_hash(root)
@@ -221,12 +221,12 @@ def test_freeze_needs_a_reason_and_some_sets(root: Path) -> None:
 
 def test_refreeze_keeps_freeze_time_of_unchanged_files(root: Path) -> None:
     write_set(root, "a", case("1"))
-    path = write_set(root, "b", case("1"))
+    path = write_set(root, "b", case("2"))
     first = freeze(root, "first")
     stale = first.files["a/cases.jsonl"].frozen_at.replace("20", "19", 1)
     lock_text = (root / LOCK_FILE).read_text().replace(first.files["a/cases.jsonl"].frozen_at, stale)
     (root / LOCK_FILE).write_text(lock_text)
-    path.write_text(json.dumps(case("2")) + "\n")
+    path.write_text(json.dumps(case("3")) + "\n")
     second = freeze(root, "second")
     assert second.files["a/cases.jsonl"].frozen_at == stale
     assert second.files["b/cases.jsonl"].frozen_at == second.frozen_at and verify(root).ok

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.curation.config import CurationError, SourceConfig
 from harness.curation.records import SourceRow, project_path
-from harness.golden import display_path
+from harness.golden import display_path, not_utf8
 
 
 def read(path: Path, source: SourceConfig, root: Path | None = None) -> list[SourceRow]:
@@ -52,7 +52,9 @@ def _detect(path: Path) -> str:
 
 
 def _read_csv(path: Path, source: SourceConfig, shown: str) -> Iterator[SourceRow]:
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""),
+    text = _read_text(path)
+    lines = io.StringIO(text, newline="").readlines()  # split as the csv reader counts lines
+    reader = csv.DictReader(io.StringIO(text, newline=""),
                             delimiter="\t" if path.suffix.lower() == ".tsv" else ",")  # fmt: skip
     header = reader.fieldnames or []
     for name in (source.text_field, source.label_field):
@@ -71,6 +73,8 @@ def _read_csv(path: Path, source: SourceConfig, shown: str) -> Iterator[SourceRo
             row.problem = f"missing column(s) {missing}: the row has fewer fields than the header"
         else:
             _fill(row, raw, source)
+        if row.problem:  # the header's columns would hide the extra fields: rejected.jsonl keeps the row as written
+            row.raw = {"line": "".join(lines[line - 1 : start - 1]).rstrip("\r\n")}
         yield row
 
 
@@ -139,9 +143,9 @@ def _fill(row: SourceRow, obj: dict[str, Any], source: SourceConfig) -> None:
 
 
 def _read_text(path: Path) -> str:
+    data = path.read_bytes()
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        why = f"not UTF-8 ({error.reason} at byte {error.start}) — save it as UTF-8"
-        raise CurationError(f"{display_path(path)}: {why}") from None
+        raise CurationError(f"{display_path(path)}:{not_utf8(data, error)}") from None
 

@@ -95,7 +95,30 @@ class Model(Protocol):
 
 
 class ModelError(RuntimeError):
-    """A model could not answer (server down after retries, unusable weights). Never recorded as output."""
+    """A model could not answer (server down after retries, unusable weights). Never recorded as output.
+
+    `index` is the position, in the prompts the backend was given, of the prompt that failed (None when
+    the failure is not about one prompt). Backends only see the prompts the cache could not answer, so
+    `CachedModel` uses it to name the prompt the way its caller knows it: the golden case, or its position."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class PromptsTooLong(ModelError):
+    """Prompts that cannot fit the model's context. `over` holds (index into the backend's prompts, what is
+    too long about it), `rule` the limit they break and the fix; `CachedModel` names the prompts."""
+
+    def __init__(self, label: str, over: Sequence[tuple[int, str]], rule: str) -> None:
+        self.label, self.over, self.rule = label, list(over), rule
+        super().__init__(self.describe(lambda i: f"prompt #{i}"), index=self.over[0][0])
+
+    def describe(self, name: Callable[[int], str], shown: int = 3) -> str:
+        """The message, each prompt called by `name(index)`; the first `shown` are listed."""
+        listed = "; ".join(f"{name(i)} {what}" for i, what in self.over[:shown])
+        more = f" (and {len(self.over) - shown} more)" if len(self.over) > shown else ""
+        return f"{self.label}: {len(self.over)} prompt(s) too long: {listed}{more}. {self.rule}"
 
 
 def as_messages(prompt: Prompt) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from harness.cache import GenerationCache, request_key
-from harness.models.base import Backend, Completion, ModelError, ProgressFactory, Prompt, as_messages
+from harness.models.base import Backend, Completion, ModelError, ProgressFactory, Prompt, PromptsTooLong, as_messages
 from harness.progress import plain_progress
 
 GENERATION_PARAMS = frozenset({"max_new_tokens", "temperature", "top_p", "seed"})
@@ -55,11 +55,16 @@ class CachedModel:
         missing = [key for key in dict.fromkeys(keys) if key not in answers]
         if missing:
             first_index = _first_index(keys)
-            todo = [prompts[first_index[key]] for key in missing]
-            for i, completion in self.backend.generate(todo, effective, self.progress):
-                key = missing[i]
-                self.cache.put(key, self.fingerprint(), "generate", requests[first_index[key]], completion.to_record())
-                answers[key] = completion
+            positions = [first_index[key] for key in missing]
+            try:
+                for i, completion in self.backend.generate([prompts[p] for p in positions], effective, self.progress):
+                    key = missing[i]
+                    self.cache.put(key, self.fingerprint(), "generate", requests[positions[i]], completion.to_record())
+                    answers[key] = completion
+            except ModelError as error:
+                if error.index is None:
+                    raise
+                raise _named(error, prompts, positions) from None
         unanswered = [k for k in missing if k not in answers]
         if unanswered:
             raise ModelError(f"{self.label}: backend returned no answer for {len(unanswered)} prompt(s)")
@@ -89,6 +94,30 @@ class CachedModel:
         if effective.get("seed") is None:
             effective.pop("seed", None)
         return effective
+
+
+def _named(error: ModelError, prompts: Sequence[Prompt], positions: Sequence[int]) -> ModelError:
+    """The backend's error with its prompt(s) named as the caller knows them. A backend numbers only the
+    prompts the cache could not answer, which is no number the caller can look up."""
+
+    def name(i: int) -> str:
+        return describe_prompt(prompts[positions[i]], positions[i])
+
+    if isinstance(error, PromptsTooLong):
+        return ModelError(error.describe(name), index=positions[error.over[0][0]])
+    assert error.index is not None
+    return ModelError(f"{error} [request #{error.index} is {name(error.index)}]", index=positions[error.index])
+
+
+def describe_prompt(prompt: Prompt, position: int) -> str:
+    """`golden/b77/cases.jsonl:17 (case 'b77-0042')` for a golden case's prompt; otherwise its position in
+    the call and its first words."""
+    from harness.golden import source_of
+
+    if where := source_of(prompt):
+        return where
+    text = " ".join(as_messages(prompt)[-1]["content"].split()) if as_messages(prompt) else ""
+    return f"prompt #{position} of this call ({text[:60] + ('…' if len(text) > 60 else '')!r})"
 
 
 def _first_index(keys: Sequence[str]) -> dict[str, int]:

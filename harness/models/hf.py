@@ -11,6 +11,7 @@ import hashlib
 import json
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import GenerationCache
-from harness.models.base import Completion, ModelError, Params, ProgressFactory, Prompt, as_messages
+from harness.models.base import Completion, Params, ProgressFactory, Prompt, PromptsTooLong, as_messages
 from harness.models.prefix import MIN_SHARED_TOKENS, PrefixKV, batch_cache, shared_prefix_length
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "config.json", "generation_config.json")
@@ -99,7 +100,9 @@ def _load(source: HFSource) -> tuple[Any, Any]:
     if source.adapter_dir is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, source.adapter_dir)
+        with warnings.catch_warnings():  # peft reads a property transformers 5 deprecates: nothing a user can act on
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+            model = PeftModel.from_pretrained(model, source.adapter_dir)
     model.eval()
     return model, tokenizer
 
@@ -130,8 +133,7 @@ class HFBackend:
         self, prompts: Sequence[Prompt], params: Params, progress: ProgressFactory
     ) -> Iterator[tuple[int, Completion]]:
         model, tokenizer = self.weights.get()
-        rows = [_chat_ids(tokenizer, p) for p in prompts]
-        _refuse_past_context(rows, int(params["max_new_tokens"]), model, self.label)
+        rows = _fitting_rows(tokenizer, prompts, int(params["max_new_tokens"]), model, self.label)
         # Longest first, so each batch holds similar lengths (little padding) and a batch that runs
         # out of memory does so at the start. The order is deterministic, so reruns batch identically.
         order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]), i))
@@ -172,7 +174,7 @@ class HFBackend:
             if "seed" in params:
                 torch.manual_seed(int(params["seed"]))
             output = model.generate(
-                input_ids=input_ids, attention_mask=mask, past_key_values=kv, **_hf_generation_kwargs(params, tokenizer)
+                input_ids=input_ids, attention_mask=mask, cache=kv, **_hf_generation_kwargs(params, tokenizer)
             )
         per_item = (time.perf_counter() - started) / len(rows)
         stop_ids = _stop_ids(model, tokenizer)
@@ -190,23 +192,54 @@ class HFBackend:
 
 def _chat_ids(tokenizer: Any, prompt: Prompt) -> list[int]:
     """Token ids of the prompt in the model's own chat template, ending where the assistant speaks."""
-    text = tokenizer.apply_chat_template(as_messages(prompt), add_generation_prompt=True, tokenize=False)
+    return _ids(tokenizer, _chat_text(tokenizer, prompt))
+
+
+def _chat_text(tokenizer: Any, prompt: Prompt) -> str:
+    return str(tokenizer.apply_chat_template(as_messages(prompt), add_generation_prompt=True, tokenize=False))
+
+
+def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _refuse_past_context(rows: list[list[int]], max_new_tokens: int, model: Any, label: str) -> None:
-    """The harness never truncates a prompt, and must not run one past the model's context either: the
+def _fitting_rows(
+    tokenizer: Any, prompts: Sequence[Prompt], max_new_tokens: int, model: Any, label: str
+) -> list[list[int]]:
+    """Token ids of every prompt, or PromptsTooLong naming each prompt that cannot fit the context.
+
+    The harness never truncates a prompt, and must not run one past the model's context either: the
     answer would come from positions the model never saw in training and pass for an ordinary wrong one.
-    So an over-long prompt is an error that says which, by how much, and what to do."""
+    A prompt whose length in characters already proves it too long is refused without tokenizing it:
+    tokenizing a 10 MB case takes half a minute and gigabytes of memory to learn the same thing."""
     limit = getattr(model.config, "max_position_embeddings", None)
-    over = [(i, len(row)) for i, row in enumerate(rows) if limit and len(row) + max_new_tokens > limit]
+    texts = [_chat_text(tokenizer, p) for p in prompts]
+    if not limit:
+        return [_ids(tokenizer, text) for text in texts]
+    room = limit - max_new_tokens
+    longest_token = _longest_token(tokenizer) if any(len(text) > room for text in texts) else 1
+    rows: list[list[int]] = []
+    over: list[tuple[int, str]] = []
+    for i, text in enumerate(texts):
+        if len(text) > room * longest_token:  # every token covers at most `longest_token` characters
+            over.append((i, f"is {len(text)} characters, so at least {len(text) // longest_token} tokens"))
+            rows.append([])
+            continue
+        rows.append(_ids(tokenizer, text))
+        if len(rows[-1]) > room:
+            over.append((i, f"is {len(rows[-1])} tokens"))
     if over:
-        i, length = over[0]
-        raise ModelError(
-            f"{label}: prompt #{i} is {length} tokens + max_new_tokens {max_new_tokens} > the model's context of "
-            f"{limit} (config.max_position_embeddings); {len(over)} prompt(s) too long. Prompts are never truncated "
-            "silently: shorten the input or lower max_new_tokens"
-        )
+        rule = (f"With max_new_tokens {max_new_tokens}, the model's context of {limit} tokens "
+                f"(config.max_position_embeddings) leaves room for {room} prompt tokens. Prompts are never "
+                "truncated silently: shorten the input or lower max_new_tokens")  # fmt: skip
+        raise PromptsTooLong(label, over, rule)
+    return rows
+
+
+def _longest_token(tokenizer: Any) -> int:
+    """Characters in the longest vocabulary entry: no token stands for more text than that (byte-level
+    entries spell one character per byte; special tokens are spelled out in full)."""
+    return max((len(token) for token in tokenizer.get_vocab()), default=1) or 1
 
 
 def _pad_after_prefix(rows: list[list[int]], shared: int, pad_id: int, device: Any) -> tuple[Any, Any]:
@@ -275,7 +308,7 @@ def _score_rows(model: Any, kv: Any, last_context_token: int, choice_rows: list[
     past = kv.get_seq_length()
     mask = torch.cat([torch.ones(len(rows), past, dtype=torch.long, device=model.device),
                       torch.tensor(valid, device=model.device)], dim=1)  # fmt: skip
-    logprobs = model(input_ids=batch, attention_mask=mask, past_key_values=kv).logits.float().log_softmax(-1)
+    logprobs = model(input_ids=batch, attention_mask=mask, cache=kv).logits.float().log_softmax(-1)
     targets = batch[:, 1:]
     picked = logprobs[:, :-1, :].gather(2, targets.unsqueeze(-1)).squeeze(-1)
     return (picked * torch.tensor(valid, device=model.device)[:, 1:]).sum(dim=1).tolist()  # type: ignore[no-any-return]

@@ -86,49 +86,66 @@ class OpenAIBackend:
         )
 
     def _request(self, index: int, prompt: Prompt, params: Params, stop: threading.Event) -> Completion:
-        """One request with exponential backoff on transient failures; other failures raise at once."""
+        """One request with exponential backoff on transient failures; other failures raise at once.
+
+        The raw body is read and checked here rather than by the client's parser, which hands back a
+        plain string for an HTML page and fails with an AttributeError deep inside on other bodies."""
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
             start = time.perf_counter()
             try:
-                response = self._client.chat.completions.create(
+                raw = self._client.chat.completions.with_raw_response.create(
                     model=self.spec.model, messages=_messages(prompt), **_request_params(params)
                 )
             except openai.APIStatusError as exc:
                 if not _retryable_status(exc.status_code):
-                    raise ModelError(self._status_message(index, exc)) from None
+                    raise ModelError(self._status_message(index, exc), index=index) from None
                 failure = f"HTTP {exc.status_code} ({self._excerpt(exc.message)})"
-            except openai.APIConnectionError as exc:  # APITimeoutError is a subclass
+            except openai.APIConnectionError as exc:  # APITimeoutError is a subclass; so is a body cut off mid-way
                 failure = f"{type(exc).__name__} ({self._excerpt(str(exc.__cause__ or exc))})"
             else:
-                return self._completion(index, response, time.perf_counter() - start)
+                return self._completion(index, raw.text, str(raw.url), time.perf_counter() - start)
             if attempt + 1 < attempts and stop.wait(self._backoff(attempt)):
-                raise ModelError(f"{self.label}: request #{index} abandoned after another request failed")
+                raise ModelError(f"{self.label}: request #{index} abandoned after another request failed", index=index)
         raise ModelError(
             f"{self.label}: request #{index} failed after {attempts} attempt(s), last error: {failure}. "
-            f"Is the server running at {self.spec.base_url}? (retries and backoff: [tool.harness.openai])"
+            f"Is the server running at {self.spec.base_url}? (retries and backoff: [tool.harness.openai])",
+            index=index,
         ) from None
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.settings.backoff_s * 2.0**attempt, self.settings.backoff_max_s)
         return delay * random.uniform(1.0, 1.1)  # jitter: concurrent retries do not hit the server in step
 
-    def _completion(self, index: int, response: Any, latency_s: float) -> Completion:
-        """An empty `content` is a real empty answer only when the server says why it stopped
-        (finish_reason); without one the response is malformed and must not be cached as an answer."""
-        choice = response.choices[0] if response.choices else None
-        if choice is None or (choice.message.content is None and not choice.finish_reason):
+    def _completion(self, index: int, body: str, url: str, latency_s: float) -> Completion:
+        """The answer in a 200 response's body, or a ModelError that shows the body.
+
+        A body that is not a chat completion (an HTML page from a proxy or a wrong URL, JSON cut off by the
+        server, a legacy completions body) would come back the same on a retry, so it is not retried. An
+        empty `content` is a real empty answer only when the server says why it stopped (finish_reason);
+        without one the response is malformed and must not be cached as an answer."""
+        try:
+            choice, usage = _chat_choice(body)
+        except _NotChat as exc:
+            raise ModelError(
+                f"{self.label}: request #{index} to {url} got HTTP 200 but {exc}; the body starts: "
+                f"{self._excerpt(body, 200)!r}. Is this an OpenAI-compatible /v1/chat/completions endpoint? "
+                "(check the base URL, usually ending in /v1; not retried: the server would answer the same way)",
+                index=index,
+            ) from None
+        content, finish_reason = choice["message"].get("content"), choice.get("finish_reason")
+        if content is None and not finish_reason:
             raise ModelError(
                 f"{self.label}: request #{index} got a response with no content and no finish_reason "
-                f"from {self.spec.base_url}; the server is not speaking the chat-completions format"
+                f"from {self.spec.base_url}; the server is not speaking the chat-completions format",
+                index=index,
             )
-        usage = response.usage
         return Completion(
-            text=choice.message.content or "",
-            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            text=content or "",
+            prompt_tokens=_count(usage, "prompt_tokens"),
+            completion_tokens=_count(usage, "completion_tokens"),
             latency_s=latency_s,
-            finish_reason=choice.finish_reason,
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
         )
 
     def _status_message(self, index: int, exc: openai.APIStatusError) -> str:
@@ -148,7 +165,7 @@ class OpenAIBackend:
         if self._key != PLACEHOLDER_KEY:
             text = text.replace(self._key, "***")
         text = " ".join(text.split())
-        return text if len(text) <= limit else text[: limit - 3] + "..."
+        return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _request_params(params: Params) -> dict[str, Any]:
@@ -164,3 +181,34 @@ def _messages(prompt: Prompt) -> list[ChatCompletionMessageParam]:
 
 def _retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUS or status >= 500
+
+
+class _NotChat(ValueError):
+    """A 200 body that is not a chat completion; the message says what is wrong with it."""
+
+
+def _chat_choice(body: str) -> tuple[dict[str, Any], Any]:
+    """The first choice of a chat-completions body, and its `usage`; raises _NotChat saying what is off."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        page = " (an HTML page?)" if body.lstrip()[:1] == "<" else ""
+        raise _NotChat(f"the body is not JSON{page}: {exc.msg} at character {exc.pos} of {len(body)}") from None
+    if not isinstance(data, dict):
+        raise _NotChat(f"the body is a JSON {type(data).__name__}, not an object")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise _NotChat("the body has no 'choices' list with an object in it")
+    choice = choices[0]
+    if not isinstance(choice.get("message"), dict):
+        legacy = " (choices[0].text: a legacy /v1/completions body)" if "text" in choice else ""
+        raise _NotChat(f"choices[0] has no 'message' object{legacy}")
+    if not isinstance(choice["message"].get("content"), str | None):
+        raise _NotChat(f"choices[0].message.content is {type(choice['message']['content']).__name__}, not text")
+    return choice, data.get("usage")
+
+
+def _count(usage: Any, name: str) -> int:
+    """A token count from `usage`; servers that leave it out (or send null) count as 0."""
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) else 0

@@ -50,7 +50,7 @@ class PrefixKV:
         if reuse < len(ids):
             rest = torch.tensor([list(ids[reuse:])], device=model.device)
             with torch.inference_mode():
-                kv = model(input_ids=rest, past_key_values=kv, use_cache=True).past_key_values
+                kv = model(input_ids=rest, cache=kv, use_cache=True).cache  # transformers 5 names it `cache`
         self._ids, self._kv = list(ids), kv
         return copy.deepcopy(kv)
 
