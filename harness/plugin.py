@@ -134,13 +134,11 @@ def _verify_golden(harness_config: HarnessConfig) -> str | None:
     if not golden_dir.is_dir() or not list_sets(golden_dir):
         return None
     try:
-        status = verify(golden_dir)
-        if not status.ok:
-            raise pytest.UsageError(status.explain())
-        for name in list_sets(golden_dir):
-            load_set(golden_dir, name)
+        status = verify(golden_dir)  # loads and checks every set, as `harness golden verify` does
     except GoldenError as error:
         raise pytest.UsageError(str(error)) from None
+    if not status.ok:
+        raise pytest.UsageError(status.explain())
     return status.lock_hash
 
 
@@ -165,9 +163,109 @@ def _start_record(
         golden_limit=config.getoption("--golden-limit"),
     )
     hint = os.path.relpath(run_dir / "summary.md", config.invocation_params.dir)
-    gates.configure(settings, lambda result: record.gates.append(result.to_record()), hint)
+    gates.configure(settings, lambda result: record.gates.append({**result.to_record(), "test": _Running.test}), hint)
     report.configure_attach(record.extras.__setitem__)
+    if not hasattr(config, "workerinput"):  # the controller sees every worker's test reports
+        config.pluginmanager.register(_TestLog(record), "harness-test-log")
     return record
+
+
+class _Running:
+    """The suite test running in this process, so a gate's record names the test that recorded it."""
+
+    test: str | None = None
+
+
+SUITE_FIXTURES = frozenset({"model", "baseline", "golden", "judge", "dataset", "harness_config", "generation_cache"})
+"""A test that uses one of these fixtures of this plugin is a suite test and gets a line in the run record."""
+
+
+def _is_suite_test(item: pytest.Item) -> bool:
+    """Whether `item` uses one of this plugin's fixtures (a fixture of the same name defined elsewhere, as in
+    the harness's own tests, does not count)."""
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(
+        name in SUITE_FIXTURES and chain and getattr(chain[-1].func, "__module__", None) == __name__
+        for name, chain in defs.items()
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    _Running.test = item.nodeid if _is_suite_test(item) else None
+    try:
+        return (yield)
+    finally:
+        _Running.test = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Mark a suite test's reports, with what kind of exception it raised. The marks travel to the xdist
+    controller with the report, where the exception itself is gone."""
+    test_report = yield
+    if _is_suite_test(item):
+        test_report.harness_suite = True
+        if call.excinfo is not None:
+            test_report.harness_raised = _exception_kind(call.excinfo.value)
+            test_report.harness_message = _one_line(call.excinfo.value)
+    return test_report
+
+
+def _exception_kind(error: BaseException) -> str:
+    if isinstance(error, gates.GateFailure):
+        return "gate"
+    return "assert" if isinstance(error, AssertionError) else "other"
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """`ModelError: openai:x@…: request #0 failed …`: the exception's type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _TestLog:
+    """Records every suite test's outcome into the run record (on the controller when xdist runs workers)."""
+
+    def __init__(self, record: report.RunRecord) -> None:
+        self.record = record
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:  # noqa: D102 - a pytest hook
+        if getattr(report, "harness_suite", False):
+            outcome = _outcome(report)
+            if outcome is not None:
+                self.record.note_test(report.nodeid, outcome, _message(report))
+
+
+def _outcome(test_report: pytest.TestReport) -> str | None:
+    """The run record's outcome for one phase report; None for a phase that says nothing (a passed setup)."""
+    raised = getattr(test_report, "harness_raised", None)
+    if hasattr(test_report, "wasxfail"):
+        return "xfailed" if test_report.skipped else "xpassed" if test_report.passed else "failed"
+    if test_report.skipped:
+        return "skipped"
+    if test_report.failed:
+        if test_report.when != "call":
+            return "error"
+        return {"gate": "gate failed", "assert": "failed", None: "failed"}.get(raised, "error")
+    return "passed" if test_report.when == "call" else None
+
+
+def _message(test_report: pytest.TestReport) -> str:
+    if message := getattr(test_report, "harness_message", None):
+        return str(message)
+    longrepr = test_report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(getattr(test_report, "wasxfail", "") or "")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note every suite test collected, so one that never reports (an interrupted run) shows as not run."""
+    record = session.config.stash.get(RECORD_KEY, None)
+    if record is not None:
+        record.collected.update(item.nodeid for item in session.items if _is_suite_test(item))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -191,9 +289,10 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     record.gates.extend(output.get("harness_gates", []))
     record.models.update(output.get("harness_models", {}))
     record.extras.update(output.get("harness_extras", {}))
+    record.collected.update(output.get("harness_collected", []))
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     record = session.config.stash.get(RECORD_KEY, None)
     if record is None:
         return
@@ -201,19 +300,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.config.workeroutput["harness_gates"] = record.gates
         session.config.workeroutput["harness_models"] = record.models
         session.config.workeroutput["harness_extras"] = record.extras
-    elif record.gates or record.extras:
+        session.config.workeroutput["harness_collected"] = sorted(record.collected)
+        return
+    record.pytest_exit = int(exitstatus)
+    if record.worth_writing:
         report.write(record)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     record = config.stash.get(RECORD_KEY, None)
-    if record is None or not record.gates or hasattr(config, "workeroutput"):
+    if record is None or not record.worth_writing or hasattr(config, "workeroutput"):
         return
+    results = record.to_json()
     terminalreporter.section("harness gates")
-    for line in report.terminal_table(record.gates):
+    for line in report.terminal_table(record.gates, results["tests"]):
         terminalreporter.write_line(line)
-    terminalreporter.write_line(f"report: {os.path.relpath(record.run_dir, config.invocation_params.dir)}/summary.md")
-    terminalreporter.write_line(f"html:   {os.path.relpath(record.run_dir, config.invocation_params.dir)}/report.html")
+    terminalreporter.write_line(f"verdict: {results['verdict']['headline']}")
+    where = os.path.relpath(record.run_dir, config.invocation_params.dir)
+    terminalreporter.write_line(f"report: {where}/summary.md")
+    if record.html_written:
+        terminalreporter.write_line(f"html:   {where}/report.html")
 
 
 def _share_cores_between_workers(config: pytest.Config) -> None:

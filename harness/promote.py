@@ -10,7 +10,9 @@
 3. Promote under a file lock: re-read the champion inside it, compare again if it moved meanwhile, copy the
    adapter into the content-addressed store, register a version with its tags, move the alias.
 
-Exit codes: 0 promoted (or, with --dry-run, would be), 1 refused, 2 bad input. A refusal changes nothing.
+Exit codes: 0 promoted (or, with --dry-run, would be), 1 refused on the results (a gate failed, worse than
+the champion), 2 bad input or a broken run (a test errored, pytest itself exited 2 or above: nothing was
+decided). A refusal changes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from harness.promote_decision import Decision, decide, read_junit
 from harness.registry import RegisteredVersion, Registry, RegistryError, adapter_sha256
 
 EXIT_PROMOTED, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN = 2
+"""A run that broke decided nothing: CI must not read it as "the adapter is worse" (1)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,9 @@ def conclude(config: HarnessConfig, options: PromoteOptions, adapter: Path, sha:
                 registered = _register(registry, adapter, sha, run, champion)
     for line in decision_block(decision, adapter, sha, champion, registry, run, registered, options.dry_run):
         print(line, flush=True)
-    return EXIT_PROMOTED if decision.promote else EXIT_REFUSED
+    if decision.promote:
+        return EXIT_PROMOTED
+    return EXIT_BROKEN if decision.broken else EXIT_REFUSED
 
 
 def run_suites(config: HarnessConfig, spec: str, options: PromoteOptions, label: str) -> SuiteRun:
@@ -138,6 +144,7 @@ def _decide(
     decision = decide(run.results, champion_results, alpha, exit_code=run.exit_code, tests=run.tests)
     if problem:
         decision.reasons.append(problem)
+        decision.broken = True  # the champion's run broke: the comparison the decision needs never happened
     return decision
 
 
@@ -206,6 +213,7 @@ def decision_block(
     lines += [f"  - {c.line()}" for c in decision.comparisons]
     lines += [f"  - not compared: {item}" for item in decision.not_compared]
     verdict = "PROMOTE" if decision.promote else "REFUSE"
+    verdict += " (the run broke: not a decision)" if decision.broken else ""
     lines.append(f"decision:   {verdict}{' (dry run: nothing registered)' if dry_run else ''}")
     lines += [f"  - {reason}" for reason in decision.reasons]
     lines.append(f"registry:   {_registry_line(decision, registry, champion, registered, sha, dry_run)}")

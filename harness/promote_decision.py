@@ -6,6 +6,9 @@ results.json, so the rule can be tested without a model:
 - pytest exited 0: a failed or errored test refuses, exit code 1 means a gate (or another test) failed,
   2 and above means the run itself broke. Skipped and xfailed tests (an untrusted judge, a suite whose
   server is not configured) are allowed, and listed;
+- a run that broke (pytest exit 2 and above, or a test that errored rather than failed an assertion: a
+  server down after its retries) refuses as `broken`, naming the errored tests: it decided nothing, and
+  `harness promote` exits 2 for it, not 1, so CI can tell "the model is worse" from "the run broke";
 - every gate in results.json passed, on a full run (a `--golden-limit` smoke run is not a decision);
 - the candidate is not significantly worse than the champion: for every gate with per-case pass/fail
   outcomes in both runs (same golden lock), one-sided exact McNemar on the cases they share, at
@@ -81,6 +84,8 @@ class Decision:
     """Skipped and xfailed tests: allowed, but the decision block names them."""
     comparisons: list[Comparison] = field(default_factory=list)
     not_compared: list[str] = field(default_factory=list)
+    broken: bool = False
+    """The run broke rather than decided: pytest exit >= 2, or a test errored (see _run_reasons)."""
 
     @property
     def promote(self) -> bool:
@@ -116,7 +121,8 @@ def decide(
     """Decide from the candidate's results.json (None: the run wrote none), the champion's (None: no
     champion yet), pytest's exit code and its non-passing tests."""
     decision = Decision(allowed=[t for t in tests if t.outcome in ("skipped", "xfailed")])
-    decision.reasons += _run_reasons(exit_code, tests)
+    run_reasons, decision.broken = _run_reasons(exit_code, tests, (candidate or {}).get("tests"))
+    decision.reasons += run_reasons
     if candidate is None:
         decision.reasons.append("the suites wrote no results.json (no gate ran): nothing shows the adapter is good")
         return decision
@@ -130,19 +136,46 @@ def decide(
     return decision
 
 
-def _run_reasons(exit_code: int, tests: Sequence[TestOutcome]) -> list[str]:
-    reasons = []
+def _run_reasons(
+    exit_code: int, tests: Sequence[TestOutcome], recorded: list[dict[str, Any]] | None
+) -> tuple[list[str], bool]:
+    """Why the run itself refuses, and whether it broke. `recorded` is results.json's "tests" (None in runs
+    written before it existed): the plugin saw each exception there, so it says which tests errored; the
+    JUnit XML only has a message, so without it a non-gate failure that is not an AssertionError counts."""
+    reasons, broken = [], exit_code >= 2
     if exit_code >= 2:
         meaning = PYTEST_EXIT.get(exit_code, "unexpected exit code")
         reasons.append(f"the suites run itself broke: pytest exit {exit_code} ({meaning}); fix it and promote again")
-    broken = [t for t in tests if t.outcome in ("failed", "error")]
-    other = [t for t in broken if not t.message.startswith(GATE_FAILURE)]  # failed gates get their own reason
+    errored = [t for t in recorded or [] if t.get("outcome") in ("error", "not run")]
+    if errored:
+        broken = True
+        shown = "; ".join(f"{t['test']} ({t['outcome']}: {' '.join(str(t.get('message', '')).split())[:200]})"
+                          for t in errored[:5]) + ("; …" if len(errored) > 5 else "")  # fmt: skip
+        reasons.append(f"the suites run broke: {len(errored)} test(s) errored, so their gates decided nothing "
+                       f"(not a decision): {shown}")  # fmt: skip
+    named = {junit_name(t["test"]) for t in errored}
+    failing = [t for t in tests if t.outcome in ("failed", "error") and t.test not in named]
+    other = [t for t in failing if not t.message.startswith(GATE_FAILURE)]  # failed gates get their own reason
     if other:
         shown = "; ".join(t.line() for t in other[:5]) + ("; …" if len(other) > 5 else "")
         reasons.append(f"{len(other)} test(s) failed or errored outside the gates: {shown}")
-    elif exit_code == 1 and not broken:
+        broken = broken or (recorded is None and any(t.outcome == "error" or not _assertion(t) for t in other))
+    elif exit_code == 1 and not failing and not errored:
         reasons.append("pytest exit 1: a test or gate failed (see the output above)")
-    return reasons
+    return reasons, broken
+
+
+def _assertion(test: TestOutcome) -> bool:
+    """A JUnit failure raised by an assert (a check that failed), not by an error in the run."""
+    return test.message.startswith(("AssertionError", "assert ", "Failed:"))
+
+
+def junit_name(node_id: str) -> str:
+    """`suites.test_x::test_a` (how JUnit XML names a test) for the node id `suites/test_x.py::test_a`."""
+    path, _, rest = node_id.partition("::")
+    *classes, name = rest.split("::") if rest else [""]
+    module = path.removesuffix(".py").replace("/", ".")
+    return "::".join(part for part in (".".join([module, *classes]), name) if part)
 
 
 def _judge_gates(candidate: dict[str, Any], decision: Decision) -> None:

@@ -69,6 +69,15 @@ def git_commit(root: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+OUTCOMES = ("error", "not run", "gate failed", "failed", "xpassed", "xfailed", "skipped", "passed")
+"""A suite test's outcome in the run record, weightiest first. "error": it raised something other than an
+assertion (a server down after its retries, a bug), so nothing was decided; "not run": collected but never
+reported (the run was interrupted); "gate failed": a gate raised GateFailure; "failed": a plain assert."""
+NO_DECISION = ("error", "not run")
+PYTEST_EXIT = {0: "all tests passed", 1: "tests failed", 2: "interrupted", 3: "internal error", 4: "usage error",
+               5: "no tests collected"}  # fmt: skip
+
+
 @dataclass
 class RunRecord:
     """Everything a run's report holds."""
@@ -83,30 +92,113 @@ class RunRecord:
     """Set for smoke runs on a slice of each golden set: their gates are not a decision."""
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Data suites stored with `attach` (e.g. judge calibration), by name."""
+    tests: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Suite test node id -> {"test", "outcome" (one of OUTCOMES), "message"}, the weightiest outcome of its
+    setup, call and teardown."""
+    collected: set[str] = field(default_factory=set)
+    """Suite tests collected; those without an outcome at the end are recorded as "not run"."""
+    pytest_exit: int | None = None
+    html_written: bool = False
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
+    def note_test(self, test: str, outcome: str, message: str = "") -> None:
+        """Record one phase's outcome of a suite test, keeping the weightiest seen so far."""
+        kept = self.tests.get(test)
+        if kept is None or OUTCOMES.index(outcome) < OUTCOMES.index(kept["outcome"]):
+            self.tests[test] = {"test": test, "outcome": outcome, "message": message}
+
+    def test_records(self) -> list[dict[str, str]]:
+        """Every suite test with its outcome, "not run" for those collected and never reported."""
+        unreported = {t: {"test": t, "outcome": "not run", "message": "collected, but the run ended before it ran"}
+                      for t in self.collected if t not in self.tests}  # fmt: skip
+        return [both[t] for both in [{**unreported, **self.tests}] for t in sorted(both)]
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "started": self.started,
             "models": self.models,
             "golden_lock_hash": self.golden_lock_hash,
             "git_commit": self.git_commit,
             "thresholds": self.thresholds,
             "golden_limit": self.golden_limit,
+            "pytest_exit": self.pytest_exit,
             "gates": sorted(self.gates, key=lambda g: g["name"]),
+            "tests": self.test_records(),
             "extras": self.extras,
         }
+        return {**data, "verdict": verdict(data).to_json()}
+
+    @property
+    def worth_writing(self) -> bool:
+        """A run with gates or attached data, or one where a suite test did not pass: a run whose tests all
+        errored before any gate must leave a report that says so, not none."""
+        return bool(self.gates or self.extras or any(t["outcome"] in (*NO_DECISION, "gate failed", "failed")
+                                                     for t in self.test_records()))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the run decided: "pass", "fail", or "none" (not a decision), and one line saying why."""
+
+    decision: str
+    headline: str
+    errored: tuple[str, ...] = ()
+    """Suite tests that errored or never ran: named wherever the verdict is shown."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"decision": self.decision, "headline": self.headline, "errored": list(self.errored)}
+
+
+def verdict(results: dict[str, Any]) -> Verdict:
+    """The verdict of a results.json document (older ones, without "tests", are judged on their gates).
+
+    Anything errored makes the run not a decision, whatever its gates say: a gate that never ran neither
+    passed nor failed, so CI must be able to tell "the model is worse" from "the run broke"."""
+    tests = results.get("tests") or []
+    broken = [t for t in tests if t["outcome"] in NO_DECISION]
+    if broken:
+        names = ", ".join(_short_test(t["test"]) for t in broken[:3]) + (", …" if len(broken) > 3 else "")
+        return Verdict("none", f"not a decision: {len(broken)} test(s) errored or did not run ({names}); "
+                               "their gates decided nothing. Fix the error and rerun",
+                       tuple(t["test"] for t in broken))  # fmt: skip
+    exit_code = results.get("pytest_exit")
+    if exit_code not in (None, 0, 1):
+        return Verdict("none", f"not a decision: pytest exit {exit_code} ({PYTEST_EXIT.get(exit_code, 'unexpected')})")
+    gates = results.get("gates") or []
+    deciding = [g for g in gates if g["kind"] != "measure"]
+    failed = [g["name"] for g in deciding if not g["passed"]]
+    plain = [_short_test(t["test"]) for t in tests if t["outcome"] in ("failed",)]
+    if limit := results.get("golden_limit"):
+        return Verdict("none", f"not a decision: a smoke run on {int(limit)} cases per golden set (--golden-limit)")
+    if failed or plain:
+        parts = [f"{len(failed)} of {len(deciding)} gates failed: {', '.join(failed)}"] if failed else []
+        parts += [f"{len(plain)} test(s) failed outside the gates: {', '.join(plain)}"] if plain else []
+        return Verdict("fail", "FAIL: " + "; ".join(parts))
+    if not gates and not tests:
+        return Verdict("none", "not a decision: no gates were recorded in this run")
+    return Verdict("pass", f"PASS: all {len(deciding)} gates passed" + (f", all {len(tests)} tests passed or were "
+                                                                        "skipped" if tests else ""))  # fmt: skip
+
+
+def _short_test(node_id: str) -> str:
+    """`test_banking77.py::test_x` for `suites/test_banking77.py::test_x`: enough to find it, short to read."""
+    path, _, name = node_id.partition("::")
+    return f"{path.rsplit('/', 1)[-1]}::{name}" if name else node_id
 
 
 def write(record: RunRecord) -> Path:
+    """results.json, summary.md and report.html; `record.html_written` says whether the last one made it."""
     record.run_dir.mkdir(parents=True, exist_ok=True)
-    (record.run_dir / "results.json").write_text(json.dumps(record.to_json(), indent=2, default=str) + "\n")
+    results = record.to_json()
+    (record.run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (record.run_dir / "summary.md").write_text(summary_markdown(record))
     from harness import report_html  # its plots import matplotlib: only when a report is written
 
     try:
-        report_html.write(record.run_dir, record.to_json())
+        report_html.write(record.run_dir, results)
+        record.html_written = True
     except Exception as error:  # noqa: BLE001 - a rendering bug must not change the exit code, which is the decision
+        record.html_written = False
         print(f"harness: {record.run_dir / report_html.HTML_FILE} not written ({type(error).__name__}: {error}); "
               "results.json and summary.md are complete", file=sys.stderr)  # fmt: skip
     return record.run_dir
@@ -129,15 +221,25 @@ def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str
     return rows
 
 
-def terminal_table(gates: list[dict[str, Any]]) -> list[str]:
+def error_rows(tests: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+    """One gate-table row per suite test that errored or never ran: its gates decided nothing."""
+    return [(_short_test(t["test"]), "-", "-", "-", "ERROR: no decision" if t["outcome"] == "error" else "NOT RUN")
+            for t in tests if t["outcome"] in NO_DECISION]  # fmt: skip
+
+
+def terminal_table(gates: list[dict[str, Any]], tests: list[dict[str, Any]] | None = None) -> list[str]:
     header = ("gate", "value", "95% interval", "threshold", "result")
-    rows = [header, *gate_rows(gates)]
+    rows = [header, *gate_rows(gates), *error_rows(tests or [])]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def summary_markdown(record: RunRecord) -> str:
-    lines = ["# Eval run " + record.run_dir.name, ""]
+    results = record.to_json()
+    decided = verdict(results)
+    said = decided.headline.removeprefix("not a decision: ").removeprefix("FAIL: ").removeprefix("PASS: ")
+    lines = ["# Eval run " + record.run_dir.name, "", f"**Verdict: {_VERDICT_WORD[decided.decision]}** — "
+             f"{_cell(said, 400)}", ""]  # fmt: skip
     for role, info in record.models.items():
         lines.append(f"- **{role}**: `{info['label']}` (fingerprint `{info['fingerprint'][:12]}`)")
     if record.golden_limit:
@@ -145,13 +247,32 @@ def summary_markdown(record: RunRecord) -> str:
     lines += [f"- **golden lock**: `{(record.golden_lock_hash or 'none')[:12]}`",
               f"- **commit**: `{(record.git_commit or 'unknown')[:12]}`", "",
               "| gate | value | 95% interval | threshold | result |", "|---|---|---|---|---|"]  # fmt: skip
-    lines += ["| " + " | ".join(row) + " |" for row in gate_rows(record.gates)]
+    lines += ["| " + " | ".join(row) + " |" for row in gate_rows(record.gates) + error_rows(results["tests"])]
+    lines += _unpassed_tests(results["tests"], record.gates)
     regressions = _top_regressions(record.gates)
     if regressions:
         lines += ["", "## Top regressions (baseline passed, model failed)", "",
                   "| gate | case | expected | model | baseline |", "|---|---|---|---|---|"]  # fmt: skip
         lines += regressions
     return "\n".join(lines) + "\n"
+
+
+_VERDICT_WORD = {"pass": "PASS", "fail": "FAIL", "none": "not a decision"}
+
+
+def _unpassed_tests(tests: list[dict[str, Any]], gates: list[dict[str, Any]]) -> list[str]:
+    """A table of every suite test that did not simply pass, weightiest first, with the gates it recorded."""
+    shown = sorted((t for t in tests if t["outcome"] != "passed"), key=lambda t: (OUTCOMES.index(t["outcome"]),
+                                                                                  t["test"]))  # fmt: skip
+    if not shown:
+        return []
+    lines = ["", "## Tests that did not pass", "", "| test | outcome | gates recorded | message |", "|---|---|---|---|"]
+    for test in shown:
+        recorded = ", ".join(g["name"] for g in gates if g.get("test") == test["test"]) or "none"
+        outcome = "ERROR: no decision" if test["outcome"] == "error" else test["outcome"]
+        lines.append(f"| {_cell(test['test'], 120)} | {outcome} | {_cell(recorded, 120)} | "
+                     f"{_cell(test['message'], 300)} |")  # fmt: skip
+    return lines
 
 
 def _top_regressions(gates: list[dict[str, Any]], limit: int = 10) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.metrics import OTHER, classification_report, label_match, normalise_label
-from harness.report import gate_rows
+from harness.report import NO_DECISION, Verdict, error_rows, gate_rows, verdict
 
 HTML_FILE = "report.html"
 TEXT_LIMIT = 280  # characters of a model output or input shown in a table cell
@@ -83,7 +83,7 @@ def render(results: Mapping[str, Any], title: str) -> str:
     gates = list(results.get("gates", []))
     streams = _streams(gates)
     sections = [
-        ("gates", "Gates", _gate_table(gates)),
+        ("gates", "Gates", _gate_table(gates, results.get("tests"))),
         ("classes", "Classification", _classification(streams)),
         ("scores", "Score distributions", _distributions(gates)),
         ("flips", "Regression flips", _flips(gates)),
@@ -107,18 +107,10 @@ def render(results: Mapping[str, Any], title: str) -> str:
 
 
 def _header(results: Mapping[str, Any], title: str, gates: list[dict[str, Any]]) -> str:
-    decided = [g for g in gates if g["kind"] != "measure"]
-    failed = [g["name"] for g in decided if not g["passed"]]
-    if not gates:
-        verdict = '<div class="banner warn">No gates were recorded in this run.</div>'
-    elif failed:
-        names = _esc(", ".join(failed))
-        verdict = f'<div class="banner fail">{len(failed)} of {len(decided)} gates failed: {names}</div>'
-    else:
-        verdict = f'<div class="banner pass">All {len(decided)} gates passed.</div>'
+    verdict_html = _verdict_banner(verdict(dict(results)), [g for g in gates if g["kind"] != "measure"], bool(gates))
     if limit := results.get("golden_limit"):
-        verdict += (f'<div class="banner warn">Smoke run: {int(limit)} cases per golden set (--golden-limit). '
-                    "These gates are not a decision.</div>")  # fmt: skip
+        verdict_html += (f'<div class="banner warn">Smoke run: {int(limit)} cases per golden set (--golden-limit). '
+                         "These gates are not a decision.</div>")  # fmt: skip
     rows = [(role, f"<code>{_esc(info.get('label', '?'))}</code> fingerprint {_hash(info.get('fingerprint'))}")
             for role, info in results.get("models", {}).items()]  # fmt: skip
     if not rows:
@@ -126,7 +118,24 @@ def _header(results: Mapping[str, Any], title: str, gates: list[dict[str, Any]])
     rows += [("golden lock", _hash(results.get("golden_lock_hash"))), ("git commit", _hash(results.get("git_commit"))),
              ("started", _esc(results.get("started", "unknown")))]  # fmt: skip
     meta = "".join(f"<dt>{_esc(key)}</dt><dd>{value}</dd>" for key, value in rows)
-    return f"<h1>Eval run {_esc(title)}</h1>{verdict}<dl class=\"meta\">{meta}</dl>"
+    return f"<h1>Eval run {_esc(title)}</h1>{verdict_html}<dl class=\"meta\">{meta}</dl>"
+
+
+def _verdict_banner(decided: Verdict, deciding: list[dict[str, Any]], any_gates: bool) -> str:
+    """The run's verdict (harness.report.verdict, as in summary.md). A broken run says "not a decision" above
+    all else; a smoke run keeps its gate banner and gets its own warning below."""
+    failed = [g["name"] for g in deciding if not g["passed"]]
+    if decided.errored or decided.headline.startswith("not a decision: pytest exit"):
+        why = decided.headline.removeprefix("not a decision: ")
+        return f'<div class="banner warn">Not a decision: {_esc(why)}</div>'
+    if decided.decision == "fail":
+        return f'<div class="banner fail">{_esc(decided.headline.removeprefix("FAIL: "))}</div>'
+    if failed:  # a smoke run's failed gates
+        names = _esc(", ".join(failed))
+        return f'<div class="banner fail">{len(failed)} of {len(deciding)} gates failed: {names}</div>'
+    if not any_gates:
+        return '<div class="banner warn">No gates were recorded in this run.</div>'
+    return f'<div class="banner pass">All {len(deciding)} gates passed.</div>'
 
 
 def _hash(value: Any) -> str:
@@ -136,14 +145,15 @@ def _hash(value: Any) -> str:
     return f'<code title="{_esc(value)}">{_esc(str(value)[:12])}</code>'
 
 
-def _gate_table(gates: list[dict[str, Any]]) -> str:
-    if not gates:
+def _gate_table(gates: list[dict[str, Any]], tests: list[dict[str, Any]] | None = None) -> str:
+    broken = [t for t in tests or [] if t["outcome"] in NO_DECISION]
+    if not gates and not broken:
         return '<p class="note">No gates: nothing was decided in this run.</p>'
 
     def order(gate: dict[str, Any]) -> tuple[int, str]:
         return (0 if not gate["passed"] else 2 if gate["kind"] == "measure" else 1, gate["name"])
 
-    rows = []
+    rows = [_error_row(test, row) for test, row in zip(broken, error_rows(broken), strict=True)]
     for gate in sorted(gates, key=order):
         name, value, interval, bar, status = gate_rows([gate])[0]
         css = "fail" if status == "FAIL" else "measured" if status == "measured" else "pass"
@@ -155,9 +165,18 @@ def _gate_table(gates: list[dict[str, Any]]) -> str:
         )
     head = "<tr><th>gate</th><th>kind</th><th>value</th><th>95% interval</th><th>bar</th><th>result</th></tr>"
     return (
-        '<p class="note">Failed gates first. A gate in lower_bound mode passes when its interval\'s lower bound '
-        "clears the bar; comparisons use exact McNemar p-values.</p>"
-        f"<table>{head}{''.join(rows)}</table>"
+        '<p class="note">Tests that errored first (their gates decided nothing), then failed gates. A gate in '
+        "lower_bound mode passes when its interval's lower bound clears the bar; comparisons use exact McNemar "
+        f"p-values.</p><table>{head}{''.join(rows)}</table>"
+    )
+
+
+def _error_row(test: Mapping[str, Any], row: tuple[str, str, str, str, str]) -> str:
+    """A test that errored before its gates, as a row of the gate table: it must not go unseen there."""
+    return (
+        f'<tr class="fail"><td><b>{_esc(test["test"])}</b><div class="msg">{_clip(test.get("message", ""), 400)}'
+        f'</div></td><td>test</td><td class="num">-</td><td class="num">-</td><td class="num">-</td>'
+        f'<td><span class="pill fail">{_esc(row[4])}</span></td></tr>'
     )
 
 
@@ -264,7 +283,8 @@ def _classification_block(stream: _Stream, gates: list[str]) -> str:
     rows, cols = _confusion_focus(labels, matrix)
     whole = len(labels) <= FULL_MATRIX_MAX
     what = "confusion matrix" if whole else f"the {len(rows)} most-confused of {len(scores.labels)} classes"
-    matrix_plot = _png(_confusion_figure(labels, matrix, rows, cols, what), what)
+    # A perfect score on many classes leaves no confused class to draw: the pairs table below says so.
+    matrix_plot = _png(_confusion_figure(labels, matrix, rows, cols, what), what) if rows and cols else ""
     known = set(scores.labels)
     predicted = [label if (label := normalise_label(case["output"])) in known else OTHER for case in stream.cases]
     summary = (f"accuracy {scores.accuracy:.3f}, macro-F1 {scores.macro_f1:.3f} over {len(known)} labels; "
