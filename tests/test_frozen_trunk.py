@@ -43,7 +43,7 @@ def _rows(batch) -> list[list[int]]:  # type: ignore[no-untyped-def]
     return [ids[: int(m.sum())] for ids, m in zip(batch["input_ids"].tolist(), batch["attention_mask"], strict=True)]
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])  # the model's own attention, in the plain forward
 @pytest.mark.parametrize("top_layers", [1, 2])
 def test_loss_and_gradients_equal_the_plain_forward(four_layers: Path, top_layers: int, attention: str) -> None:
     import torch
@@ -62,6 +62,7 @@ def test_loss_and_gradients_equal_the_plain_forward(four_layers: Path, top_layer
     got = _grads(model)
 
     assert torch.allclose(parts.loss, plain, atol=1e-5)
+    assert model.config._attn_implementation == attention  # the shared-prefix attention was only borrowed
     assert expected.keys() == got.keys() and expected
     for name in expected:
         assert torch.allclose(got[name], expected[name], atol=1e-5, rtol=1e-4), name

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,6 @@ from harness.train.shared_prefix import MIN_SHARED_TOKENS, LossParts, group_key
 
 TRUNK_BATCH_ROWS = 64
 """Rows per no-grad trunk forward while building the cache: big enough to keep the matmuls busy."""
-SUPPORTED_ATTENTION = ("sdpa", "eager")
 _LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
 
 
@@ -47,75 +47,119 @@ def first_trained_layer(model: Any) -> int:
     return lowest or 0
 
 
-def trunk_supported(model: Any) -> bool:
-    """Decoder-only models built as embed -> layers -> norm -> head with rotary positions (Llama, Qwen2,
-    Mistral, SmolLM) and an attention implementation whose mask format this module builds."""
+def trunk_supported(model: Any, longest_row: int = 0) -> bool:
+    """Decoder-only models built as embed -> layers -> norm -> head with rotary positions and full causal
+    attention over the rows (Llama, Qwen2, Mistral, SmolLM): `shared_prefix_attention` knows no sliding
+    window, so a window shorter than the longest row falls back to the plain path."""
     causal_lm = _causal_lm(model)
     decoder = causal_lm.get_decoder() if hasattr(causal_lm, "get_decoder") else None
     parts = ("embed_tokens", "layers", "norm", "rotary_emb")
     config = getattr(causal_lm, "config", None)
+    window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
     return (
         decoder is not None
         and all(hasattr(decoder, part) for part in parts)
         and getattr(config, "final_logit_softcapping", None) is None
-        and getattr(config, "_attn_implementation", "sdpa") in SUPPORTED_ATTENTION
+        and (window is None or window >= longest_row)
     )
 
 
 class PrefixKV:
-    """The `cache` the attention layers write to and read from: in the prefix pass it keeps each layer's
-    keys and values; in the rows' pass it puts them in front of the rows' own, expanded (not copied) to
-    the batch. Gradients flow through both, as they do through a DynamicCache in the plain forward."""
+    """The `cache` the attention layers write to in the prefix pass: each layer's prefix keys and values.
+    In the rows' pass it is handed to `shared_prefix_attention` instead, which attends to it without
+    copying it per row."""
 
     def __init__(self) -> None:
         self.layers: dict[int, tuple[Any, Any]] = {}
-        self.rows: int | None = None
 
     def update(self, key: Any, value: Any, layer_idx: int, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        import torch
+        self.layers[layer_idx] = (key, value)
+        return key, value
 
-        if self.rows is None:
-            self.layers[layer_idx] = (key, value)
-            return key, value
-        if layer_idx not in self.layers:
-            return key, value
-        prefix_key, prefix_value = self.layers[layer_idx]
-        shape = (self.rows, -1, -1, -1)
-        return (torch.cat([prefix_key.expand(shape), key], dim=2),
-                torch.cat([prefix_value.expand(shape), value], dim=2))  # fmt: skip
 
-    def get_seq_length(self, layer_idx: int = 0) -> int:
-        if not self.layers:
-            return 0
-        return int(next(iter(self.layers.values()))[0].shape[2])
+ATTENTION = "harness_shared_prefix"
+"""The name `shared_prefix_attention` is registered under in transformers' AttentionInterface."""
+
+
+def shared_prefix_attention(
+    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None,
+    dropout: float = 0.0, shared_prefix: PrefixKV | None = None, **kwargs: Any,
+) -> tuple[Any, None]:  # fmt: skip
+    """Attention of R rows of own tokens to one prefix's keys and values (shared by every row) and to their
+    own. The prefix is never copied per row: its scores and its share of the output are one batched matmul
+    per key/value head over all rows' queries at once (the shared-prefix attention of Hydragen and cascade
+    inference). The softmax runs over prefix and own scores together, so the result is ordinary attention.
+
+    query (R, H, L, d); key, value (R, KVH, L, d); prefix keys/values (1, KVH, P, d); attention_mask (R, 1, L, L)
+    booleans over the own tokens (True: attend). Returns (R, L, H, d), as transformers' attention functions do.
+    Without a prefix it is plain sdpa."""
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if shared_prefix is None or module.layer_idx not in shared_prefix.layers:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
+                                      **kwargs)  # fmt: skip
+    prefix_key, prefix_value = shared_prefix.layers[module.layer_idx]
+    rows, heads, length, dim = query.shape
+    kv_heads = key.shape[1]
+    grouped = query.view(rows, kv_heads, heads // kv_heads, length, dim)  # query heads grouped by their kv head
+    scale = scaling if scaling is not None else dim**-0.5
+    by_kv_head = grouped.permute(1, 0, 2, 3, 4).reshape(kv_heads, -1, dim)  # (KVH, R*G*L, d)
+    prefix_scores = torch.matmul(by_kv_head, prefix_key[0].transpose(1, 2)) * scale  # (KVH, R*G*L, P)
+    prefix_scores = prefix_scores.view(kv_heads, rows, -1, length, prefix_scores.shape[-1]).transpose(0, 1)
+    own_scores = torch.matmul(grouped, key[:, :, None].transpose(-1, -2)) * scale  # (R, KVH, G, L, L)
+    own_scores = own_scores.masked_fill(~attention_mask[:, :, None], torch.finfo(own_scores.dtype).min)
+    weights = torch.softmax(torch.cat([prefix_scores, own_scores], dim=-1).float(), dim=-1).to(query.dtype)
+    weights = torch.nn.functional.dropout(weights, p=dropout, training=dropout > 0)
+    prefix_weights, own_weights = weights.split([prefix_scores.shape[-1], length], dim=-1)
+    from_prefix = torch.matmul(prefix_weights.transpose(0, 1).reshape(kv_heads, -1, prefix_scores.shape[-1]),
+                               prefix_value[0]).view(kv_heads, rows, -1, length, dim).transpose(0, 1)  # fmt: skip
+    output = from_prefix + torch.matmul(own_weights, value[:, :, None])
+    return output.reshape(rows, heads, length, dim).transpose(1, 2).contiguous(), None
+
+
+def _register_attention() -> None:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(ATTENTION, shared_prefix_attention)
 
 
 def run_layers(
-    decoder: Any, layers: Sequence[Any], hidden: Any, positions: Any, mask: Any, kv: PrefixKV | None
+    decoder: Any, layers: Sequence[Any], hidden: Any, positions: Any, mask: Any, *, capture: PrefixKV | None = None,
+    prefix: PrefixKV | None = None,
 ) -> Any:  # fmt: skip
-    """`hidden` through `layers`, as the decoder's own forward runs them (same rotary embeddings, mask and
-    cache protocol), without the embedding lookup or the final norm."""
+    """`hidden` through `layers` with the layers' own forward (same rotary embeddings, projections and norms),
+    without the embedding lookup or the final norm. `capture` records each layer's keys and values (the
+    prefix pass); `prefix` is attended to by every row (the rows' pass)."""
     position_embeddings = decoder.rotary_emb(hidden, position_ids=positions)
-    for layer in layers:
-        hidden = layer(hidden, attention_mask=mask, position_ids=positions, cache=kv, use_cache=kv is not None,
-                       position_embeddings=position_embeddings)  # fmt: skip
-        hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+    with _attention_implementation(decoder.config, ATTENTION):
+        for layer in layers:
+            hidden = layer(hidden, attention_mask=mask, position_ids=positions, cache=capture,
+                           use_cache=capture is not None, position_embeddings=position_embeddings,
+                           shared_prefix=prefix)  # fmt: skip
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
     return hidden
 
 
-def attention_mask(prefix: int, own: Any, implementation: str, dtype: Any) -> Any:
-    """A 4-D mask for rows of own tokens (right-padded, `own` is their 0/1 mask) after a shared prefix of
-    `prefix` tokens: every token sees the whole prefix and the real tokens before it in its row.
-    sdpa takes it as booleans (True: attend); eager adds it to the scores (0 or the dtype's minimum)."""
+@contextmanager
+def _attention_implementation(config: Any, name: str) -> Iterator[None]:
+    """The decoder layers look their attention function up by `config._attn_implementation` at each call."""
+    previous = config._attn_implementation
+    config._attn_implementation = name
+    try:
+        yield
+    finally:
+        config._attn_implementation = previous
+
+
+def own_mask(mask: Any) -> Any:
+    """(R, 1, L, L) booleans for right-padded rows (`mask` their 0/1 real-token mask): each token sees the
+    real tokens at or before it in its own row. The prefix, seen by all, is not part of it."""
     import torch
 
-    rows, width = own.shape
-    causal = torch.ones(width, width, dtype=torch.bool, device=own.device).tril()
-    visible = causal[None] & own[:, None, :].bool()
-    full = torch.cat([visible.new_ones(rows, width, prefix), visible], dim=2)[:, None]
-    if implementation == "eager":
-        return torch.zeros(full.shape, dtype=dtype, device=own.device).masked_fill(~full, torch.finfo(dtype).min)
-    return full
+    width = mask.shape[1]
+    causal = torch.ones(width, width, dtype=torch.bool, device=mask.device).tril()
+    return (causal[None] & mask[:, None, :].bool())[:, None]
 
 
 @dataclass
@@ -180,26 +224,22 @@ def _cache_group(model: Any, cache: TrunkCache, key: str, rows: list[tuple[int, 
     decoder = _causal_lm(model).get_decoder()
     trunk = list(decoder.layers[: cache.boundary])
     prefix = cache.prefix_length[key]
-    kv = PrefixKV()
+    kv = None
     if prefix:
-        ids = torch.tensor([rows[0][:prefix]])
-        positions = torch.arange(prefix)[None]
-        mask = attention_mask(0, torch.ones(1, prefix), _implementation(model), _dtype(decoder))
-        cache.prefix_hidden[key] = run_layers(decoder, trunk, decoder.embed_tokens(ids), positions, mask, kv)
+        kv = PrefixKV()
+        embedded = decoder.embed_tokens(torch.tensor([rows[0][:prefix]]))
+        cache.prefix_hidden[key] = run_layers(decoder, trunk, embedded, torch.arange(prefix)[None], None, capture=kv)
     for chunk in _length_sorted_chunks(rows, TRUNK_BATCH_ROWS):
-        own_ids, own_mask = _right_padded([row[prefix:] for row in chunk])
-        kv.rows = len(chunk) if prefix else None
-        positions = (torch.arange(own_ids.shape[1]) + prefix).expand(len(chunk), -1)
-        mask = attention_mask(prefix, own_mask, _implementation(model), _dtype(decoder))
-        hidden = run_layers(decoder, trunk, decoder.embed_tokens(own_ids), positions, mask, kv if prefix else None)
-        for row, states, real in zip(chunk, hidden, own_mask.sum(dim=1).tolist(), strict=True):
+        ids, mask = _right_padded([row[prefix:] for row in chunk])
+        positions = (torch.arange(ids.shape[1]) + prefix).expand(len(chunk), -1)
+        hidden = run_layers(decoder, trunk, decoder.embed_tokens(ids), positions, own_mask(mask), prefix=kv)
+        for row, states, real in zip(chunk, hidden, mask.sum(dim=1).tolist(), strict=True):
             cache.own_hidden[row] = states[:real].clone()
-    kv.rows = None
 
 
 def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_in_batch: Any = None) -> LossParts:
     """Causal-LM loss of a right-padded batch of rows from one prefix group, running only the adapted
-    layers: the prefix once (batch 1, with gradients), then the rows' own tokens on top of its keys and
+    layers: the prefix once (batch 1, with gradients), then the rows' own tokens attending to its keys and
     values. The LM head runs only where a label is, as in `prefix_shared_loss`."""
     import torch
 
@@ -210,17 +250,14 @@ def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_
     causal_lm = _causal_lm(model)
     decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
     adapted = list(decoder.layers[cache.boundary :])
-    implementation, dtype = _implementation(model), _dtype(decoder)
-    kv, last_prefix_state = PrefixKV(), None
+    kv, last_prefix_state = None, None
     if prefix:
-        prefix_mask = attention_mask(0, torch.ones(1, prefix), implementation, dtype)
-        shared = run_layers(decoder, adapted, cache.prefix_hidden[key], torch.arange(prefix)[None], prefix_mask, kv)
+        kv = PrefixKV()
+        shared = run_layers(decoder, adapted, cache.prefix_hidden[key], torch.arange(prefix)[None], None, capture=kv)
         last_prefix_state = decoder.norm(shared[:, -1:]).expand(len(rows), -1, -1)
-        kv.rows = len(rows)
-    own, own_mask = _stacked([cache.own_hidden[row] for row in rows])
+    own, real = _stacked([cache.own_hidden[row] for row in rows])
     positions = (torch.arange(own.shape[1]) + prefix).expand(len(rows), -1)
-    own_mask_4d = attention_mask(prefix, own_mask, implementation, dtype)
-    hidden = decoder.norm(run_layers(decoder, adapted, own, positions, own_mask_4d, kv if prefix else None))
+    hidden = decoder.norm(run_layers(decoder, adapted, own, positions, own_mask(real), prefix=kv))
     return _label_loss(head, hidden, last_prefix_state, labels[:, prefix:], num_items_in_batch)
 
 
@@ -278,9 +315,4 @@ def _causal_lm(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def _implementation(model: Any) -> str:
-    return str(getattr(_causal_lm(model).config, "_attn_implementation", "sdpa") or "sdpa")
-
-
-def _dtype(decoder: Any) -> Any:
-    return decoder.embed_tokens.weight.dtype
+_register_attention()

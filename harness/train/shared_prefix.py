@@ -71,11 +71,11 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
     cache = DynamicCache()  # held here: the decoder fills it whatever its own use_cache default says
-    shared = decoder(input_ids=input_ids[:1, :prefix], past_key_values=cache, use_cache=True).last_hidden_state
+    shared = decoder(input_ids=input_ids[:1, :prefix], cache=cache, use_cache=True).last_hidden_state
     cache.batch_repeat_interleave(rows)
     positions = torch.arange(prefix, width, device=input_ids.device).expand(rows, -1)
     own = decoder(
-        input_ids=input_ids[:, prefix:], attention_mask=mask, position_ids=positions, past_key_values=cache,
+        input_ids=input_ids[:, prefix:], attention_mask=mask, position_ids=positions, cache=cache,
         use_cache=False,
     ).last_hidden_state  # fmt: skip
     hidden = torch.cat([shared[:, -1:].expand(rows, -1, -1), own[:, :-1]], dim=1)  # predicts tokens prefix..

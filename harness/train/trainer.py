@@ -49,7 +49,8 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     def _prepare_trunk(self, dataset: Any) -> None:
         """Run the frozen layers once over every training row, when there are frozen layers to skip."""
         boundary = first_trained_layer(self.model)
-        if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not trunk_supported(self.model):
+        longest = max(map(len, dataset["input_ids"]), default=0)
+        if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not trunk_supported(self.model, longest):
             return
         started = time.perf_counter()
         learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion-only labels
