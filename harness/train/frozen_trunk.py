@@ -86,13 +86,14 @@ def shared_prefix_attention(
     dropout: float = 0.0, shared_prefix: PrefixKV | None = None, **kwargs: Any,
 ) -> tuple[Any, None]:  # fmt: skip
     """Attention of R rows of own tokens to one prefix's keys and values (shared by every row) and to their
-    own. The prefix is never copied per row: its scores and its share of the output are one batched matmul
-    per key/value head over all rows' queries at once (the shared-prefix attention of Hydragen and cascade
-    inference). The softmax runs over prefix and own scores together, so the result is ordinary attention.
+    own, through torch's fused SDPA kernel with grouped-query heads (`enable_gqa`) and an additive mask in
+    the query's dtype: the combination that CPU flash attention runs fused, forward and backward. Measured
+    at Banking77's shapes (64 rows x 40 tokens, 609-token prefix, 9 query / 3 kv heads, bf16, one thread):
+    ~4x less time than transformers' sdpa path, which repeats every key/value head 3 times per row first.
 
-    query (R, H, L, d); key, value (R, KVH, L, d); prefix keys/values (1, KVH, P, d); attention_mask (R, 1, L, L)
-    booleans over the own tokens (True: attend). Returns (R, L, H, d), as transformers' attention functions do.
-    Without a prefix it is plain sdpa."""
+    query (R, H, L, d); key, value (R, KVH, L, d); prefix keys/values (1, KVH, P, d); attention_mask
+    (R, 1, L, L) booleans over the own tokens (True: attend). Returns (R, L, H, d), as transformers'
+    attention functions do. Without a prefix (the prefix pass itself) it is transformers' plain sdpa."""
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
@@ -100,22 +101,15 @@ def shared_prefix_attention(
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)  # fmt: skip
     prefix_key, prefix_value = shared_prefix.layers[module.layer_idx]
-    rows, heads, length, dim = query.shape
-    kv_heads = key.shape[1]
-    grouped = query.view(rows, kv_heads, heads // kv_heads, length, dim)  # query heads grouped by their kv head
-    scale = scaling if scaling is not None else dim**-0.5
-    by_kv_head = grouped.permute(1, 0, 2, 3, 4).reshape(kv_heads, -1, dim)  # (KVH, R*G*L, d)
-    prefix_scores = torch.matmul(by_kv_head, prefix_key[0].transpose(1, 2)) * scale  # (KVH, R*G*L, P)
-    prefix_scores = prefix_scores.view(kv_heads, rows, -1, length, prefix_scores.shape[-1]).transpose(0, 1)
-    own_scores = torch.matmul(grouped, key[:, :, None].transpose(-1, -2)) * scale  # (R, KVH, G, L, L)
-    own_scores = own_scores.masked_fill(~attention_mask[:, :, None], torch.finfo(own_scores.dtype).min)
-    weights = torch.softmax(torch.cat([prefix_scores, own_scores], dim=-1).float(), dim=-1).to(query.dtype)
-    weights = torch.nn.functional.dropout(weights, p=dropout, training=dropout > 0)
-    prefix_weights, own_weights = weights.split([prefix_scores.shape[-1], length], dim=-1)
-    from_prefix = torch.matmul(prefix_weights.transpose(0, 1).reshape(kv_heads, -1, prefix_scores.shape[-1]),
-                               prefix_value[0]).view(kv_heads, rows, -1, length, dim).transpose(0, 1)  # fmt: skip
-    output = from_prefix + torch.matmul(own_weights, value[:, :, None])
-    return output.reshape(rows, heads, length, dim).transpose(1, 2).contiguous(), None
+    rows, length = query.shape[0], query.shape[2]
+    keys = torch.cat([prefix_key.expand(rows, -1, -1, -1).to(key.dtype), key], dim=2)
+    values = torch.cat([prefix_value.expand(rows, -1, -1, -1).to(value.dtype), value], dim=2)
+    visible = torch.cat([attention_mask.new_ones(rows, 1, length, prefix_key.shape[2]), attention_mask], dim=3)
+    additive = torch.zeros(visible.shape, dtype=query.dtype).masked_fill(~visible, float("-inf"))
+    output = torch.nn.functional.scaled_dot_product_attention(
+        query, keys, values, attn_mask=additive, dropout_p=dropout, scale=scaling, enable_gqa=True
+    )
+    return output.transpose(1, 2).contiguous(), None
 
 
 def _register_attention() -> None:
