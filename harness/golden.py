@@ -246,15 +246,16 @@ _SOURCES: dict[str, str] = {}
 it failed on with `source_of`: backends only ever see prompts, never the cases they came from."""
 
 
-def source_of(prompt: str | Sequence[Mapping[str, str]]) -> str | None:
+def source_of(prompt: str | Sequence[Mapping[str, Any]]) -> str | None:
     """`golden/banking77/cases.jsonl:17 (case 'b77-0042')` when `prompt` is a loaded golden case's prompt."""
     return _SOURCES.get(_prompt_key(prompt))
 
 
-def _prompt_key(prompt: str | Sequence[Mapping[str, str]]) -> str:
+def _prompt_key(prompt: str | Sequence[Mapping[str, Any]]) -> str:
+    """The hash of the prompt as a model receives it (a string is one user turn), so both forms match."""
     from harness.models.base import as_messages
 
-    return hashlib.sha256(json.dumps(as_messages(prompt), ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(as_messages(prompt), ensure_ascii=False).encode()).hexdigest()  # type: ignore[arg-type]
 
 
 def read_jsonl(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:

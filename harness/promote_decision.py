@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import stats
+from harness.report import verdict
 
 PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
 GATE_FAILURE = "harness.gates.GateFailure"
@@ -121,7 +122,7 @@ def decide(
     """Decide from the candidate's results.json (None: the run wrote none), the champion's (None: no
     champion yet), pytest's exit code and its non-passing tests."""
     decision = Decision(allowed=[t for t in tests if t.outcome in ("skipped", "xfailed")])
-    run_reasons, decision.broken = _run_reasons(exit_code, tests, (candidate or {}).get("tests"))
+    run_reasons, decision.broken = _run_reasons(exit_code, tests, candidate)
     decision.reasons += run_reasons
     if candidate is None:
         decision.reasons.append("the suites wrote no results.json (no gate ran): nothing shows the adapter is good")
@@ -137,22 +138,26 @@ def decide(
 
 
 def _run_reasons(
-    exit_code: int, tests: Sequence[TestOutcome], recorded: list[dict[str, Any]] | None
+    exit_code: int, tests: Sequence[TestOutcome], candidate: dict[str, Any] | None
 ) -> tuple[list[str], bool]:
-    """Why the run itself refuses, and whether it broke. `recorded` is results.json's "tests" (None in runs
-    written before it existed): the plugin saw each exception there, so it says which tests errored; the
-    JUnit XML only has a message, so without it a non-gate failure that is not an AssertionError counts."""
+    """Why the run itself refuses, and whether it broke. Runs that record "tests" in results.json are judged
+    by the run's own verdict (the plugin saw each exception: an errored test, or tests that never ran with
+    no gate failed, broke the run). Older runs only have the JUnit XML's messages: there a non-gate failure
+    that is not an AssertionError counts as broken."""
+    recorded = (candidate or {}).get("tests")
     reasons, broken = [], exit_code >= 2
     if exit_code >= 2:
         meaning = PYTEST_EXIT.get(exit_code, "unexpected exit code")
         reasons.append(f"the suites run itself broke: pytest exit {exit_code} ({meaning}); fix it and promote again")
-    errored = [t for t in recorded or [] if t.get("outcome") in ("error", "not run")]
+    decided = verdict(candidate) if candidate is not None and recorded is not None else None
+    undecided = set(decided.errored) if decided is not None and decided.broken else set()
+    errored = [t for t in recorded or [] if t.get("test") in undecided]
     if errored:
         broken = True
         shown = "; ".join(f"{t['test']} ({t['outcome']}: {' '.join(str(t.get('message', '')).split())[:200]})"
                           for t in errored[:5]) + ("; …" if len(errored) > 5 else "")  # fmt: skip
-        reasons.append(f"the suites run broke: {len(errored)} test(s) errored, so their gates decided nothing "
-                       f"(not a decision): {shown}")  # fmt: skip
+        reasons.append(f"the suites run broke: {len(errored)} test(s) errored or did not run, so their gates "
+                       f"decided nothing (not a decision): {shown}")  # fmt: skip
     named = {junit_name(t["test"]) for t in errored}
     failing = [t for t in tests if t.outcome in ("failed", "error") and t.test not in named]
     other = [t for t in failing if not t.message.startswith(GATE_FAILURE)]  # failed gates get their own reason

@@ -144,6 +144,8 @@ class Verdict:
     headline: str
     errored: tuple[str, ...] = ()
     """Suite tests that errored or never ran: named wherever the verdict is shown."""
+    broken: bool = False
+    """The run broke (a test errored or never ran, pytest exit >= 2): not a decision, and loudly so."""
 
     def to_json(self) -> dict[str, Any]:
         return {"decision": self.decision, "headline": self.headline, "errored": list(self.errored)}
@@ -152,32 +154,40 @@ class Verdict:
 def verdict(results: dict[str, Any]) -> Verdict:
     """The verdict of a results.json document (older ones, without "tests", are judged on their gates).
 
-    Anything errored makes the run not a decision, whatever its gates say: a gate that never ran neither
-    passed nor failed, so CI must be able to tell "the model is worse" from "the run broke"."""
+    A test that errored makes the run not a decision, whatever its gates say: its gates neither passed nor
+    failed, so CI must be able to tell "the model is worse" from "the run broke". Tests that never ran (an
+    interrupted or `-x` run) leave it undecided too, unless a gate already failed: that alone decides."""
     tests = results.get("tests") or []
-    broken = [t for t in tests if t["outcome"] in NO_DECISION]
-    if broken:
-        names = ", ".join(_short_test(t["test"]) for t in broken[:3]) + (", …" if len(broken) > 3 else "")
-        return Verdict("none", f"not a decision: {len(broken)} test(s) errored or did not run ({names}); "
-                               "their gates decided nothing. Fix the error and rerun",
-                       tuple(t["test"] for t in broken))  # fmt: skip
+    errored = [t for t in tests if t["outcome"] == "error"]
+    not_run = [t for t in tests if t["outcome"] == "not run"]
     exit_code = results.get("pytest_exit")
+    if errored:
+        return _undecided(errored + not_run, f"{len(errored)} test(s) errored")
     if exit_code not in (None, 0, 1):
-        return Verdict("none", f"not a decision: pytest exit {exit_code} ({PYTEST_EXIT.get(exit_code, 'unexpected')})")
+        return Verdict("none", f"not a decision: pytest exit {exit_code} ({PYTEST_EXIT.get(exit_code, 'unexpected')})",
+                       tuple(t["test"] for t in not_run), broken=True)  # fmt: skip
     gates = results.get("gates") or []
     deciding = [g for g in gates if g["kind"] != "measure"]
     failed = [g["name"] for g in deciding if not g["passed"]]
-    plain = [_short_test(t["test"]) for t in tests if t["outcome"] in ("failed",)]
+    plain = [_short_test(t["test"]) for t in tests if t["outcome"] == "failed"]
     if limit := results.get("golden_limit"):
         return Verdict("none", f"not a decision: a smoke run on {int(limit)} cases per golden set (--golden-limit)")
     if failed or plain:
         parts = [f"{len(failed)} of {len(deciding)} gates failed: {', '.join(failed)}"] if failed else []
         parts += [f"{len(plain)} test(s) failed outside the gates: {', '.join(plain)}"] if plain else []
+        parts += [f"{len(not_run)} test(s) did not run"] if not_run else []
         return Verdict("fail", "FAIL: " + "; ".join(parts))
+    if not_run:
+        return _undecided(not_run, f"{len(not_run)} test(s) did not run")
     if not gates and not tests:
         return Verdict("none", "not a decision: no gates were recorded in this run")
-    return Verdict("pass", f"PASS: all {len(deciding)} gates passed" + (f", all {len(tests)} tests passed or were "
-                                                                        "skipped" if tests else ""))  # fmt: skip
+    return Verdict("pass", f"PASS: all {len(deciding)} gates passed" + (", no test failed" if tests else ""))
+
+
+def _undecided(tests: list[dict[str, Any]], what: str) -> Verdict:
+    names = ", ".join(_short_test(t["test"]) for t in tests[:3]) + (", …" if len(tests) > 3 else "")
+    return Verdict("none", f"not a decision: {what} ({names}); their gates decided nothing. Fix the run and rerun",
+                   tuple(t["test"] for t in tests), broken=True)  # fmt: skip
 
 
 def _short_test(node_id: str) -> str:

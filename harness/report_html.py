@@ -125,7 +125,7 @@ def _verdict_banner(decided: Verdict, deciding: list[dict[str, Any]], any_gates:
     """The run's verdict (harness.report.verdict, as in summary.md). A broken run says "not a decision" above
     all else; a smoke run keeps its gate banner and gets its own warning below."""
     failed = [g["name"] for g in deciding if not g["passed"]]
-    if decided.errored or decided.headline.startswith("not a decision: pytest exit"):
+    if decided.broken:
         why = decided.headline.removeprefix("not a decision: ")
         return f'<div class="banner warn">Not a decision: {_esc(why)}</div>'
     if decided.decision == "fail":

@@ -255,11 +255,15 @@ def results_of(project: pytest.Pytester) -> tuple[Path, dict[str, Any]]:
     return path.parent, json.loads(path.read_text())
 
 
+@pytest.mark.parametrize("workers", [0, 2])
 def test_a_test_that_errored_is_in_every_report_as_no_decision_and_promote_exits_2(
-    toy_project: pytest.Pytester, capfd: pytest.CaptureFixture[str]
+    toy_project: pytest.Pytester, workers: int
 ) -> None:
+    """With xdist the outcomes come from the controller's copies of the workers' reports."""
     with FaultServer("ok", oracle) as good, FaultServer("500") as down:
-        result = toy_project.runpytest(f"--model=openai:m@{good.base_url}", f"--baseline=openai:b@{down.base_url}")
+        models = (f"--model=openai:m@{good.base_url}", f"--baseline=openai:b@{down.base_url}")
+        result = toy_project.runpytest_subprocess(*models, "-n", str(workers)) if workers else \
+            toy_project.runpytest(*models)  # fmt: skip
     result.assert_outcomes(passed=2, failed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # pytest's code: the reports say which kind of failure
     run_dir, data = results_of(toy_project)
@@ -275,11 +279,11 @@ def test_a_test_that_errored_is_in_every_report_as_no_decision_and_promote_exits
     assert all(g["passed"] for g in data["gates"])
 
     summary = (run_dir / "summary.md").read_text()  # ...and the summary still says the run decided nothing
-    assert "**Verdict: not a decision** — 1 test(s) errored or did not run (test_suite.py::test_beats_" in summary
+    assert "**Verdict: not a decision** — 1 test(s) errored (test_suite.py::test_beats_prompted_baseline)" in summary
     assert "| test_suite.py::test_beats_prompted_baseline | - | - | - | ERROR: no decision |" in summary
     assert "| test_suite.py::test_beats_prompted_baseline | ERROR: no decision | none | ModelError: " in summary
     page = (run_dir / "report.html").read_text()
-    assert '<div class="banner warn">Not a decision: 1 test(s) errored or did not run' in page
+    assert '<div class="banner warn">Not a decision: 1 test(s) errored (test_suite.py::test_beats_' in page
     assert '<span class="pill fail">ERROR: no decision</span>' in page
     result.stdout.fnmatch_lines(["test_suite.py::test_beats_prompted_baseline *ERROR: no decision",
                                  "verdict: not a decision: 1 test(s) errored*", "report: *", "html: *"])  # fmt: skip
@@ -288,9 +292,24 @@ def test_a_test_that_errored_is_in_every_report_as_no_decision_and_promote_exits
 
     decision = decide(data, None, 0.05, exit_code=1)
     assert decision.broken and not decision.promote
-    assert decision.reasons[0].startswith("the suites run broke: 1 test(s) errored, so their gates decided nothing "
-                                          "(not a decision): test_suite.py::test_beats_prompted_baseline (error: "
-                                          "ModelError: openai:b@")  # fmt: skip
+    assert decision.reasons[0].startswith("the suites run broke: 1 test(s) errored or did not run, so their gates "
+                                          "decided nothing (not a decision): test_suite.py::test_beats_prompted_"
+                                          "baseline (error: ModelError: openai:b@")  # fmt: skip
+
+
+def test_tests_that_never_ran_leave_the_run_undecided_unless_a_gate_already_failed(tmp_path: Path) -> None:
+    from harness.report import RunRecord, summary_markdown
+
+    record = RunRecord(tmp_path / "run", collected={"suites/test_a.py::test_one", "suites/test_a.py::test_two"})
+    record.note_test("suites/test_a.py::test_one", "passed")
+    record.gates.append({"name": "a.accuracy", "kind": "at_least", "passed": True, "value": 1.0,
+                         "interval": (0.8, 1.0), "threshold": 0.5, "cases": [], "test": "suites/test_a.py::test_one"})
+    data = record.to_json()
+    assert [t["outcome"] for t in data["tests"]] == ["passed", "not run"]
+    assert data["verdict"]["decision"] == "none" and data["verdict"]["errored"] == ["suites/test_a.py::test_two"]
+    assert "| test_a.py::test_two | - | - | - | NOT RUN |" in summary_markdown(record)
+    record.gates[0]["passed"] = False  # a failed gate decides even if the run stopped early (-x)
+    assert record.to_json()["verdict"]["headline"] == "FAIL: 1 of 1 gates failed: a.accuracy; 1 test(s) did not run"
 
 
 def test_promote_exits_2_for_a_broken_run_and_1_for_a_refusal(
