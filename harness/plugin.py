@@ -264,7 +264,7 @@ def _message(test_report: pytest.TestReport) -> str:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Note every suite test collected, so one that never reports (an interrupted run) shows as not run."""
     record = session.config.stash.get(RECORD_KEY, None)
-    if record is not None:
+    if record is not None and not session.config.option.collectonly:  # --collect-only runs nothing: no report
         record.collected.update(item.nodeid for item in session.items if _is_suite_test(item))
 
 
