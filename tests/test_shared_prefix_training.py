@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from harness.train.shared_prefix import (
     MIN_SHARED_TOKENS,
+    POOL,
     PrefixGroupedBatches,
-    group_key,
+    min_group_rows,
+    prefix_groups,
     prefix_shared_loss,
     shared_length,
 )
@@ -117,6 +119,17 @@ def test_batches_cover_every_row_once_and_never_mix_groups(groups: list[int], ba
     sampler = PrefixGroupedBatches(rows, batch_size, seed=1)
     sampler.set_epoch(epoch)
     batches = list(sampler)
+    keys = prefix_groups(rows, min_group_rows(batch_size))
     assert sorted(i for b in batches for i in b) == list(range(len(rows)))
-    assert all(len({group_key(rows[i]) for i in b}) == 1 and 0 < len(b) <= batch_size for b in batches)
+    assert all(len({keys[i] for i in b}) == 1 and 0 < len(b) <= batch_size for b in batches)
     assert len(batches) == len(sampler)
+
+
+def test_rows_that_start_like_too_few_others_are_pooled_not_batched_alone() -> None:
+    """A 10% share of rows with prompts of their own (replay) must not become most of the steps."""
+    task = [[7] * 70 + [i] for i in range(90)]
+    own_prompts = [[100 + i] * 70 for i in range(10)]
+    rows = task + own_prompts
+    keys = prefix_groups(rows, min_group_rows(8))
+    assert set(keys[90:]) == {POOL} and POOL not in keys[:90] and len(set(keys[:90])) == 1
+    assert len(PrefixGroupedBatches(rows, 8, seed=0)) == 12 + 2  # ceil(90 / 8) task batches + ceil(10 / 8)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.train.shared_prefix import MIN_SHARED_TOKENS, LossParts, group_key
+from harness.train.shared_prefix import MIN_SHARED_TOKENS, POOL, LossParts, prefix_groups
 
 TRUNK_BATCH_ROWS = 64
 """Rows per no-grad trunk forward while building the cache: big enough to keep the matmuls busy."""
@@ -163,11 +163,13 @@ class TrunkCache:
     boundary: int
     """Index of the first adapted layer: layers [0, boundary) are the frozen trunk."""
     prefix_length: dict[str, int] = field(default_factory=dict)
-    """Per prefix group (`group_key`): the length of the prefix all its rows share (0: none worth sharing)."""
+    """Per prefix group (`prefix_groups`): the length of the prefix all its rows share (0: none worth sharing)."""
     prefix_hidden: dict[str, Any] = field(default_factory=dict)
     """Per group: the shared prefix's states, shape (1, prefix, hidden)."""
     own_hidden: dict[tuple[int, ...], Any] = field(default_factory=dict)
-    """Per row (its token ids): the states of the tokens after the prefix, shape (own tokens, hidden)."""
+    """Per row (its token ids): the states of the tokens after its group's prefix, shape (own tokens, hidden)."""
+    group: dict[tuple[int, ...], str] = field(default_factory=dict)
+    """Per row: its prefix group."""
 
     @property
     def megabytes(self) -> float:
@@ -177,31 +179,36 @@ class TrunkCache:
 
 def build_trunk_cache(
     model: Any, input_ids: Sequence[Sequence[int]], completion_masks: Sequence[Sequence[int]], boundary: int,
-    autocast: Any = None,
+    groups: Sequence[str] | None = None, autocast: Any = None,
 ) -> TrunkCache:  # fmt: skip
-    """Run the frozen trunk once over every distinct row, in prefix groups (as `PrefixGroupedBatches`
-    batches them), and keep the states at `boundary`. `autocast` is the context the training forward runs
-    under, so the cached states are what the trunk would have produced at every step."""
+    """Run the frozen trunk once over every distinct row, in the prefix groups the batches are made of
+    (`groups`, one key per row; default: `prefix_groups` with groups of 2 rows or more), and keep the states
+    at `boundary`. `autocast` is the context the training forward runs under, so the cached states are
+    what the trunk would have produced at every step."""
     import contextlib
 
     import torch
 
+    from harness.progress import plain_progress
+
     cache = TrunkCache(boundary=boundary)
-    groups: dict[str, list[tuple[int, ...]]] = defaultdict(list)
-    for ids, completion in zip(input_ids, completion_masks, strict=True):
+    rows_of: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+    keys = groups if groups is not None else prefix_groups(input_ids, 2)
+    for ids, completion, key in zip(input_ids, completion_masks, keys, strict=True):
         row = tuple(int(t) for t in ids)
-        if row not in cache.own_hidden:
-            groups[group_key(row)].append(row)
-            cache.own_hidden[row] = None
-            cache.prefix_length.setdefault(group_key(row), len(row))
-            first_label = next((i for i, flag in enumerate(completion) if flag), len(row))
-            prefix = _common_prefix(cache.prefix_length[group_key(row)], row, groups[group_key(row)][0])
-            cache.prefix_length[group_key(row)] = min(prefix, first_label, len(row) - 1)
-    with torch.no_grad(), autocast or contextlib.nullcontext():
-        for key, rows in groups.items():
-            if cache.prefix_length[key] < MIN_SHARED_TOKENS:
+        if row in cache.group:
+            continue
+        cache.group[row] = key
+        rows_of[key].append(row)
+        first_label = next((i for i, flag in enumerate(completion) if flag), len(row))
+        shared = _common_prefix(cache.prefix_length.get(key, len(row)), row, rows_of[key][0])
+        cache.prefix_length[key] = min(shared, first_label, len(row) - 1)
+    progress = plain_progress(len(cache.group), "frozen trunk")
+    with torch.no_grad(), autocast or contextlib.nullcontext(), progress as done:
+        for key, rows in rows_of.items():
+            if key == POOL or cache.prefix_length[key] < MIN_SHARED_TOKENS:
                 cache.prefix_length[key] = 0
-            _cache_group(model, cache, key, rows)
+            _cache_group(model, cache, key, rows, done)
     return cache
 
 
@@ -212,7 +219,9 @@ def _common_prefix(limit: int, row: tuple[int, ...], other: tuple[int, ...]) -> 
     return length
 
 
-def _cache_group(model: Any, cache: TrunkCache, key: str, rows: list[tuple[int, ...]]) -> None:
+def _cache_group(
+    model: Any, cache: TrunkCache, key: str, rows: list[tuple[int, ...]], done: Callable[[int], None]
+) -> None:  # fmt: skip
     import torch
 
     decoder = _causal_lm(model).get_decoder()
@@ -229,6 +238,7 @@ def _cache_group(model: Any, cache: TrunkCache, key: str, rows: list[tuple[int, 
         hidden = run_layers(decoder, trunk, decoder.embed_tokens(ids), positions, own_mask(mask), prefix=kv)
         for row, states, real in zip(chunk, hidden, mask.sum(dim=1).tolist(), strict=True):
             cache.own_hidden[row] = states[:real].clone()
+        done(len(chunk))
 
 
 def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_in_batch: Any = None) -> LossParts:
@@ -239,7 +249,7 @@ def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_
 
     input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
     rows = [tuple(ids[:real].tolist()) for ids, real in zip(input_ids, mask.sum(dim=1).tolist(), strict=True)]
-    key = group_key(rows[0])
+    key = cache.group[rows[0]]
     prefix = cache.prefix_length[key]
     causal_lm = _causal_lm(model)
     decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()

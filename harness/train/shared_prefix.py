@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,22 +94,44 @@ def group_key(input_ids: Sequence[int]) -> str:
     return hashlib.sha1(str(list(input_ids[:GROUP_KEY_TOKENS])).encode()).hexdigest()
 
 
+def min_group_rows(batch_size: int) -> int:
+    """Rows a prefix group needs to be batched on its own: half a batch shares enough to pay for the split."""
+    return max(2, batch_size // 2)
+
+
+POOL = ""
+"""The group of rows that start like too few others to share a prefix: batched together, each row whole."""
+
+
+def prefix_groups(input_ids: Sequence[Sequence[int]], min_rows: int) -> list[str]:
+    """Each row's batch group: the hash of its first GROUP_KEY_TOKENS tokens when at least `min_rows` rows
+    start that way, else POOL. Without the pool, rows with prompts of their own (replayed general chats)
+    would each make a batch of one or a few, and a 10% share of the rows would take most of the steps."""
+    keys = [group_key(row) for row in input_ids]
+    sizes = Counter(keys)
+    return [key if sizes[key] >= min_rows else POOL for key in keys]
+
+
 class PrefixGroupedBatches:
-    """A batch sampler whose batches hold rows that start alike (same first GROUP_KEY_TOKENS tokens).
+    """A batch sampler whose batches hold rows of one `prefix_groups` group (rows that start alike, or the
+    pool of rows that start like too few others).
 
     Per epoch: shuffle each group, sort rows by length inside windows of 8 batches (little padding, still
     random), cut batches, then shuffle the order of all batches. Batches never mix groups; a group's last
     batch may be short."""
 
-    def __init__(self, input_ids: Sequence[Sequence[int]], batch_size: int, seed: int = 0) -> None:
+    def __init__(
+        self, input_ids: Sequence[Sequence[int]], batch_size: int, seed: int = 0, groups: Sequence[str] | None = None
+    ) -> None:  # fmt: skip
         self.lengths = [len(row) for row in input_ids]
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
-        groups: dict[str, list[int]] = defaultdict(list)
-        for index, row in enumerate(input_ids):
-            groups[group_key(row)].append(index)
-        self.groups = list(groups.values())
+        by_group: dict[str, list[int]] = defaultdict(list)
+        keys = groups if groups is not None else prefix_groups(input_ids, min_group_rows(batch_size))
+        for index, key in enumerate(keys):
+            by_group[key].append(index)
+        self.groups = list(by_group.values())
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -20,6 +20,8 @@ from harness.train.frozen_trunk import TrunkCache, build_trunk_cache, first_trai
 from harness.train.shared_prefix import (
     MIN_SHARED_TOKENS,
     PrefixGroupedBatches,
+    min_group_rows,
+    prefix_groups,
     prefix_shared_loss,
     shared_length,
     splittable,
@@ -38,15 +40,17 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         from torch.utils.data import DataLoader
 
         dataset = self._remove_unused_columns(self.train_dataset, description="training")
-        batches = PrefixGroupedBatches(dataset["input_ids"], self.args.per_device_train_batch_size, self.args.seed)
+        size = self.args.per_device_train_batch_size
+        groups = prefix_groups(dataset["input_ids"], min_group_rows(size))
+        batches = PrefixGroupedBatches(dataset["input_ids"], size, self.args.seed, groups)
         loader = DataLoader(
             dataset, batch_sampler=batches, collate_fn=self.data_collator,
             num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
         )  # fmt: skip
-        self._prepare_trunk(dataset)
+        self._prepare_trunk(dataset, groups)
         return self.accelerator.prepare(loader)
 
-    def _prepare_trunk(self, dataset: Any) -> None:
+    def _prepare_trunk(self, dataset: Any, groups: list[str]) -> None:
         """Run the frozen layers once over every training row, when there are frozen layers to skip."""
         boundary = first_trained_layer(self.model)
         longest = max(map(len, dataset["input_ids"]), default=0)
@@ -54,10 +58,10 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
             return
         started = time.perf_counter()
         learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion-only labels
-        self.trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary,
+        self.trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary, groups,
                                        autocast=self.accelerator.autocast())  # fmt: skip
         self.trunk_seconds = time.perf_counter() - started
-        print(f"frozen trunk: layers 0-{boundary - 1} run once over {len(self.trunk.own_hidden)} distinct rows in "
+        print(f"frozen trunk: layers 0-{boundary - 1} run once over {len(self.trunk.group)} distinct rows in "
               f"{self.trunk_seconds:.0f}s ({self.trunk.megabytes:.0f} MB of states); each step runs only the "
               f"{_layer_count(self.model) - boundary} adapted layers", flush=True)  # fmt: skip
 
