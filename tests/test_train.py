@@ -119,6 +119,15 @@ def test_the_frozen_trunk_trains_exactly_like_the_full_forward(
     assert len(losses[True]) == 2 and losses[True] == pytest.approx(losses[False], rel=1e-4)
 
 
+def test_the_eval_gate_scores_a_bf16_run_in_float32_like_the_suites(project: HarnessConfig) -> None:
+    """Under bf16 mixed precision accelerate wraps the model's forward in autocast; the eval gate must still
+    encode and decode in one precision (it crashed on a bf16 prefix cache fed float32 decode steps)."""
+    text = TINY_TRAIN.format(steps=4).replace("bf16: false", "bf16: true")
+    config = load_train_config(_write_config(project.root / "bf16.yaml", text), project.root)
+    result = train(config, project, data_gates=False)
+    assert [e["step"] for e in result.history] == [2, 4]
+
+
 def test_qlora_on_a_machine_without_cuda_is_refused_with_the_reason(project: HarnessConfig) -> None:
     import torch
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,11 +152,25 @@ def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_n
     was_training = model.training
     model.eval()  # also turns gradient checkpointing's no-cache rule off: generation needs its KV cache
     try:
-        for index, completion in backend.generate([c.prompt for c in cases], params, no_progress):
-            answers[index] = completion.text
+        with _class_forward(model):
+            for index, completion in backend.generate([c.prompt for c in cases], params, no_progress):
+                answers[index] = completion.text
     finally:
         model.train(was_training)
     return [answers[i] for i in range(len(cases))]
+
+
+@contextmanager
+def _class_forward(model: Any) -> Iterator[None]:
+    """Score with the model's own forward, as the suites do. Under mixed precision, accelerate replaces the
+    trained model's `forward` with an autocast wrapper (an instance attribute); the prompt prefix would then
+    be encoded in bf16 while generation, which calls the base model's forward, decodes in float32."""
+    wrapper = model.__dict__.pop("forward", None)
+    try:
+        yield
+    finally:
+        if wrapper is not None:
+            model.forward = wrapper
 
 
 def _describe(evaluation: Evaluation, improved: bool) -> str:
