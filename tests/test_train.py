@@ -115,8 +115,23 @@ def test_the_frozen_trunk_trains_exactly_like_the_full_forward(
         config = load_train_config(_write_config(project.root / f"{frozen}.yaml", text), project.root)
         summary = json.loads(train(config, project, data_gates=False).summary_path.read_text())
         losses[frozen] = [entry["loss"] for entry in summary["log_history"] if "loss" in entry]
-        assert ("frozen trunk: layers 0-0 run once" in capsys.readouterr().out) is frozen
+        assert ("frozen trunk: layers 0-0 over" in capsys.readouterr().out) is frozen
     assert len(losses[True]) == 2 and losses[True] == pytest.approx(losses[False], rel=1e-4)
+
+
+def test_a_second_run_on_the_same_rows_reuses_the_stored_trunk(
+    project: HarnessConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    losses = []
+    for run in ("first", "second"):
+        text = TINY_TRAIN.format(steps=10).replace("out/adapter", f"out/{run}")
+        config = load_train_config(_write_config(project.root / f"{run}.yaml", text), project.root)
+        summary = json.loads(train(config, project, data_gates=False).summary_path.read_text())
+        losses.append([entry["loss"] for entry in summary["log_history"] if "loss" in entry])
+        printed = capsys.readouterr().out
+        assert ("reused from" in printed) is (run == "second"), printed
+    assert len(list((project.cache_dir / "trunk").glob("*.pt"))) == 1
+    assert losses[0] and losses[0] == losses[1]  # the stored states are the computed ones, bit for bit
 
 
 def test_the_eval_gate_scores_a_bf16_run_in_float32_like_the_suites(project: HarnessConfig) -> None:

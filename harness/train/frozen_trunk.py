@@ -320,3 +320,68 @@ def _causal_lm(model: Any) -> Any:
 
 
 _register_attention()
+
+
+KEPT_TRUNKS = 2
+"""Trunk files kept on disk (newest used first): the demo's two trainings share one; each is ~0.5 GB."""
+
+
+def trunk_key(model: Any, boundary: int, input_ids: Sequence[Sequence[int]], groups: Sequence[str], dtype: str) -> str:
+    """Everything the cached states depend on: the trunk's weights (hashed, not named: a re-materialised
+    base with the same weights reuses them), the model config, the rows and their groups, the autocast
+    dtype and torch's version (kernels change numerics)."""
+    import hashlib
+
+    import torch
+
+    causal_lm = _causal_lm(model)
+    digest = hashlib.sha256(f"{torch.__version__}|{dtype}|{boundary}|{causal_lm.config.to_json_string()}".encode())
+    decoder = causal_lm.get_decoder()
+    for module in (decoder.embed_tokens, *decoder.layers[:boundary]):
+        for name, tensor in module.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+    for ids, group in zip(input_ids, groups, strict=True):
+        digest.update(f"{group}:{','.join(map(str, ids))};".encode())
+    return digest.hexdigest()[:32]
+
+
+def save_trunk(cache: TrunkCache, path: Any) -> None:
+    """One file, written atomically; older trunk files beyond KEPT_TRUNKS are removed."""
+    import os
+
+    import torch
+
+    rows = list(cache.own_hidden)
+    payload = {
+        "boundary": cache.boundary, "prefix_length": cache.prefix_length, "prefix_hidden": cache.prefix_hidden,
+        "rows": rows, "groups": [cache.group[r] for r in rows],
+        "lengths": [cache.own_hidden[r].shape[0] for r in rows],
+        "states": torch.cat([cache.own_hidden[r] for r in rows]) if rows else torch.empty(0),
+    }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+    for old in sorted(path.parent.glob("*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)[KEPT_TRUNKS:]:
+        old.unlink(missing_ok=True)
+
+
+def load_trunk(path: Any) -> TrunkCache | None:
+    """The cache saved at `path`, or None when there is none (or it cannot be read: it is then rebuilt)."""
+    import torch
+
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, weights_only=True)
+    except (OSError, RuntimeError, EOFError):
+        return None
+    cache = TrunkCache(boundary=payload["boundary"], prefix_length=payload["prefix_length"],
+                       prefix_hidden=payload["prefix_hidden"])  # fmt: skip
+    states = payload["states"].split(payload["lengths"]) if payload["rows"] else []
+    for row, group, state in zip(payload["rows"], payload["groups"], states, strict=True):
+        cache.own_hidden[tuple(row)] = state
+        cache.group[tuple(row)] = group
+    path.touch()
+    return cache

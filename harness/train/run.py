@@ -246,6 +246,7 @@ def build_trainer(
     trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                             peft_config=_peft_config(config, model), callbacks=callbacks)  # fmt: skip
     trainer.frozen_trunk = config.shared_prefix and config.frozen_trunk
+    trainer.trunk_store = harness.cache_dir / "trunk"
     return trainer, gate
 
 

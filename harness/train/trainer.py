@@ -12,11 +12,21 @@ batches without a worthwhile shared prefix take TRL's own path.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from trl import SFTTrainer
 
-from harness.train.frozen_trunk import TrunkCache, build_trunk_cache, first_trained_layer, trunk_loss, trunk_supported
+from harness.train.frozen_trunk import (
+    TrunkCache,
+    build_trunk_cache,
+    first_trained_layer,
+    load_trunk,
+    save_trunk,
+    trunk_key,
+    trunk_loss,
+    trunk_supported,
+)
 from harness.train.shared_prefix import (
     MIN_SHARED_TOKENS,
     PrefixGroupedBatches,
@@ -33,8 +43,11 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
 
     frozen_trunk: bool = False
     """Cache the frozen layers' states once per run (set by `harness train` from `train.frozen_trunk`)."""
+    trunk_store: Path | None = None
+    """Where computed trunks are kept for the next run on the same rows and weights (None: not kept)."""
     trunk: TrunkCache | None = None
     trunk_seconds: float = 0.0
+    trunk_reused: bool = False
 
     def get_train_dataloader(self) -> Any:
         from torch.utils.data import DataLoader
@@ -57,11 +70,20 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not trunk_supported(self.model, longest):
             return
         started = time.perf_counter()
-        learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion-only labels
-        self.trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary, groups,
-                                       autocast=self.accelerator.autocast())  # fmt: skip
+        dtype = str(self.accelerator.mixed_precision)
+        stored = self.trunk_store / f"{trunk_key(self.model, boundary, dataset['input_ids'], groups, dtype)}.pt" \
+            if self.trunk_store is not None else None  # fmt: skip
+        self.trunk = load_trunk(stored) if stored is not None else None
+        self.trunk_reused = self.trunk is not None
+        if self.trunk is None:
+            learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion labels
+            self.trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary, groups,
+                                           autocast=self.accelerator.autocast())  # fmt: skip
+            if stored is not None:
+                save_trunk(self.trunk, stored)
         self.trunk_seconds = time.perf_counter() - started
-        print(f"frozen trunk: layers 0-{boundary - 1} run once over {len(self.trunk.group)} distinct rows in "
+        how = f"reused from {stored}" if self.trunk_reused else "computed once"
+        print(f"frozen trunk: layers 0-{boundary - 1} over {len(self.trunk.group)} distinct rows, {how} in "
               f"{self.trunk_seconds:.0f}s ({self.trunk.megabytes:.0f} MB of states); each step runs only the "
               f"{_layer_count(self.model) - boundary} adapted layers", flush=True)  # fmt: skip
 
