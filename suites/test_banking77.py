@@ -8,17 +8,28 @@ Gates (thresholds in [tool.harness.gates]):
   the rate itself (point mode): at 0.2, an intent the model never gets right fails the gate;
 - banking77.beats_prompted_baseline: the model must be significantly better (paired McNemar) than the
   baseline prompted with one training example per intent. That is the bar fine-tuning must clear.
+- banking77.not_worse_than_classical: the model must not be significantly worse (paired McNemar) than a
+  linear classifier fitted in seconds on the same curated training split: TF-IDF or MiniLM embeddings +
+  logistic regression, whichever scores higher on these cases. A fine-tune that loses to it must not ship.
+
+Measured, not gated: the baselines a team tries before it trains (harness.baselines), each with a paired
+comparison in results.json's extras: both classical classifiers, and the `baseline` model given the
+training rows most similar to each query as worked examples (retrieval-augmented few-shot). They need the
+curated split (`harness curate --config training/configs/banking77.yaml`) and skip, saying so, without it.
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
-from harness import gate, metrics
+from harness import baselines, gate, metrics, report
 from harness.golden import load_file
 
 MAX_NEW_TOKENS = 20  # the longest label is 17 SmolLM2 tokens (+ end of turn); the regression suite reuses these answers
 FEW_SHOT = Path(__file__).parent.parent / "golden" / "banking77" / "fewshot.jsonl"  # frozen with the golden set
+TRAINING_CONFIG = "training/configs/banking77.yaml"  # its curate.output_dir holds the split the baselines learn from
+RETRIEVED_SHOTS = 4  # training rows per query for retrieval few-shot: chosen on the curated val split (README)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +71,7 @@ def test_no_intent_is_left_behind(routed, cases):
 
 def few_shot_prompt(case, shots):
     """The case's own system turn, then one solved training example per intent, then the query."""
-    solved = [
-        turn
-        for s in shots
-        for turn in ({"role": "user", "content": s.input}, {"role": "assistant", "content": s.expected})
-    ]
-    return [case.messages[0], *solved, case.messages[-1]]
+    return baselines.with_examples(case.messages, [(s.input, s.expected) for s in shots])
 
 
 def test_beats_the_prompted_baseline(routed, cases, baseline):
@@ -76,3 +82,84 @@ def test_beats_the_prompted_baseline(routed, cases, baseline):
     gate.measure("banking77.prompted_baseline.accuracy", prompted_correct, cases=cases, outputs=prompted)
     gate.better_than("banking77.beats_prompted_baseline", correct, prompted_correct, cases=cases, outputs=answers,
                      reference_outputs=prompted)  # fmt: skip
+
+
+# --- audit before spend: the cheap baselines -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def task_data(harness_config):
+    """The curated training split named by the task's training config; skips, naming the command, without it."""
+    try:
+        return baselines.load_task_data(harness_config.root / TRAINING_CONFIG)
+    except baselines.MissingSplit as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="module")
+def embedder(harness_config, pytestconfig):
+    """MiniLM embeddings, kept in the harness cache dir (none with --no-cache): ~7k rows cost a minute."""
+    cache_dir = None if pytestconfig.getoption("--no-cache") else harness_config.cache_dir
+    return lambda texts: baselines.embed_cached(texts, cache_dir)
+
+
+@pytest.fixture(scope="module")
+def queries(cases):
+    return [case.messages[-1]["content"] for case in cases]
+
+
+@pytest.fixture(scope="module")
+def classical(task_data, embedder, cases, queries):
+    """Both classical classifiers, fitted on the curated split, with their answers to the golden queries."""
+    train = task_data.train
+    fitted = [baselines.fit_tfidf(train, task_data.classifier), baselines.fit_minilm(train, embedder)]
+    answers = [classifier.predict(queries) for classifier in fitted]
+    return [Classified(c, predicted, right(predicted, cases)) for c, predicted in zip(fitted, answers, strict=True)]
+
+
+class Classified(NamedTuple):
+    classifier: baselines.Classifier
+    predicted: list[str]
+    correct: list[bool]
+
+
+def right(answers, cases):
+    return [metrics.label_match(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
+
+
+def test_not_worse_than_the_classical_classifier(routed, cases, classical):
+    answers, correct = routed
+    for c in classical:
+        gate.measure(f"banking77.classical_baseline.{c.classifier.name}.accuracy", c.correct, cases=cases,
+                     outputs=c.predicted)  # fmt: skip
+    # The stronger of the two on these cases: the bar is the best cheap classifier, so picking it can only
+    # make the gate stricter. A tie keeps TF-IDF, the cheaper one.
+    best = max(classical, key=lambda c: sum(c.correct))
+    report.attach("banking77.classical_baseline", {
+        "reference": best.classifier.name,
+        "classifiers": {c.classifier.name: {"description": c.classifier.description,
+                                            "accuracy": sum(c.correct) / len(c.correct),
+                                            "fit_seconds": round(c.classifier.fit_seconds, 2)} for c in classical},
+        "model_vs_reference": baselines.compare(correct, best.correct).to_record(),
+    })  # fmt: skip
+    gate.not_worse_than("banking77.not_worse_than_classical", correct, best.correct,
+                        reference_name=f"{best.classifier.name} classifier", cases=cases, outputs=answers,
+                        reference_outputs=best.predicted)  # fmt: skip
+
+
+def test_retrieval_few_shot_baseline(routed, cases, queries, baseline, task_data, embedder):
+    """The `baseline` model with the RETRIEVED_SHOTS nearest training rows as worked examples: measured and
+    compared with the model, not gated (a fine-tune should beat it, but that is the audit's finding)."""
+    answers, correct = routed
+    nearest = baselines.nearest(embedder(task_data.train.texts), embedder(queries), RETRIEVED_SHOTS)
+    prompts = baselines.retrieval_prompts([case.messages for case in cases], task_data.train, nearest)
+    retrieved = baseline.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
+    retrieved_correct = right(retrieved, cases)
+    report.attach("banking77.retrieval_baseline", {
+        "k": RETRIEVED_SHOTS,
+        "accuracy": sum(retrieved_correct) / len(cases),
+        "generation_seconds": sum(a.latency_s for a in retrieved),  # what producing them cost, cached or not
+        "mean_prompt_tokens": sum(a.prompt_tokens for a in retrieved) / len(cases),
+        "model_vs_retrieval": baselines.compare(correct, retrieved_correct).to_record(),
+    })  # fmt: skip
+    gate.measure("banking77.retrieval_baseline.accuracy", retrieved_correct, cases=cases, outputs=retrieved)
