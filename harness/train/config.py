@@ -78,8 +78,9 @@ class TrainConfig:
     bf16: bool | str = "auto"
     """auto: bf16 autocast where the hardware does it natively (CUDA, or a CPU with AVX512-BF16/AMX)."""
     shared_prefix: bool = True
-    frozen_trunk: bool = True
-    """With adapter.top_layers, run the frozen layers below them once per run, not at every step (exact)."""
+    frozen_trunk: bool | str = "auto"
+    """With adapter.top_layers, run the frozen layers below them once per run, not at every step (exact).
+    auto: when the run visits at least as many rows as there are, where the one-off pass pays for itself."""
     seed: int = 0
     eval_gate: EvalGateSettings = field(default_factory=EvalGateSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
@@ -165,6 +166,8 @@ def _check(config: TrainConfig) -> None:
     where = config.source
     if config.adapter.method not in METHODS:
         raise TrainConfigError(f"{where}: train.adapter.method = {config.adapter.method!r}; use one of {METHODS}")
+    if config.frozen_trunk not in ("auto", True, False):
+        raise TrainConfigError(f"{where}: train.frozen_trunk = {config.frozen_trunk!r}; use auto, true or false")
     if config.bf16 not in ("auto", True, False):
         raise TrainConfigError(f"{where}: train.bf16 = {config.bf16!r}; use auto, true or false")
     if not 0 <= config.replay.share < 1:

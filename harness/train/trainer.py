@@ -41,8 +41,8 @@ from harness.train.shared_prefix import (
 class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     """SFTTrainer for datasets whose examples repeat a long prompt prefix (a system prompt, few shots)."""
 
-    frozen_trunk: bool = False
-    """Cache the frozen layers' states once per run (set by `harness train` from `train.frozen_trunk`)."""
+    frozen_trunk: bool | str = False
+    """Cache the frozen layers' states once per run: True, False or "auto" (set from `train.frozen_trunk`)."""
     trunk_store: Path | None = None
     """Where computed trunks are kept for the next run on the same rows and weights (None: not kept)."""
     trunk: TrunkCache | None = None
@@ -69,6 +69,10 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         longest = max(map(len, dataset["input_ids"]), default=0)
         if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not trunk_supported(self.model, longest):
             return
+        if self.frozen_trunk == "auto" and not self._trunk_pays(len(dataset)):
+            print("frozen trunk: off (auto): the run visits fewer rows than the one-off pass would compute; "
+                  "set train.frozen_trunk: true to force it", flush=True)  # fmt: skip
+            return
         started = time.perf_counter()
         dtype = str(self.accelerator.mixed_precision)
         stored = self.trunk_store / f"{trunk_key(self.model, boundary, dataset['input_ids'], groups, dtype)}.pt" \
@@ -86,6 +90,14 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         print(f"frozen trunk: layers 0-{boundary - 1} over {len(self.trunk.group)} distinct rows, {how} in "
               f"{self.trunk_seconds:.0f}s ({self.trunk.megabytes:.0f} MB of states); each step runs only the "
               f"{_layer_count(self.model) - boundary} adapted layers", flush=True)  # fmt: skip
+
+    def _trunk_pays(self, rows: int) -> bool:
+        """The one-off pass runs the trunk once per row; each visit of a row then saves one trunk forward.
+        So it pays from one visit per row on: a run shorter than an epoch is faster without it."""
+        args = self.args
+        per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
+        visits = args.max_steps * per_step if args.max_steps > 0 else args.num_train_epochs * rows
+        return visits >= rows
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
