@@ -49,6 +49,16 @@ def run(name: str, command: list[str], ok: tuple[int, ...] = (0,)) -> Step:
     return step
 
 
+def stop_if_broken(name: str, results: dict[str, Any] | None) -> None:
+    """pytest exits 1 both for a failed gate (a result) and for a test that errored (a broken run); the run's
+    verdict tells them apart. The base run is the bar every decision after it is read against."""
+    decided = report.verdict(results) if results is not None else None
+    if decided is None or decided.decision == "none":
+        why = decided.headline if decided is not None else "it wrote no results.json"
+        print(f"demo: {name} is not a decision ({why}); stopping", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def harness_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness.cli", *args]
 
@@ -102,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     base_dir = Path("reports") / report.run_dir_name("demo-base")
     steps.append(run("base suites", [sys.executable, "-m", "pytest", "suites/", "--model=base",
                                      f"--report-dir={base_dir}", "-q"], ok=(0, 1)))  # fmt: skip
+    stop_if_broken("base suites", read_results(base_dir))
     promote_started = time.time()
     steps.append(run("promote", harness_command("promote", "--adapter", str(ADAPTER)), ok=(0, 1)))
     adapter_dir = newest_report(f"*promote-{ADAPTER.name}*", promote_started)

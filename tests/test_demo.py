@@ -28,3 +28,21 @@ def test_the_table_reads_accuracy_and_forgetting_from_gate_records(tmp_path: Pat
     assert accuracy_cell(read_results(None)) == "-"
     lines = table([("base", accuracy_cell(base), forgetting_cell(base), "the bar")]).splitlines()
     assert lines[0].startswith("| model") and "0.400 [0.350, 0.450]" in lines[2]
+
+
+def test_a_base_run_that_broke_stops_the_demo_with_exit_2(tmp_path: Path) -> None:
+    """pytest exits 1 for a failed gate and for an errored test alike; the verdict tells the demo which."""
+    import pytest
+
+    from harness.demo import stop_if_broken
+
+    accuracy = gates.GateResult("banking77.accuracy", "at_least", 0.0, (0.0, 0.01), 0.85, False, "", {}, [])
+    failed_gate = {"gates": [accuracy.to_record()], "pytest_exit": 1,
+                   "tests": [{"test": "suites/test_banking77.py::test_intent_accuracy", "outcome": "gate failed"}]}
+    stop_if_broken("base suites", failed_gate)  # a result: the base fails the bar, the demo goes on
+    errored = {**failed_gate, "tests": [*failed_gate["tests"],  # type: ignore[list-item]
+               {"test": "suites/test_banking77.py::test_macro_f1", "outcome": "error", "message": "ModelError"}]}
+    for broken in (errored, None):
+        with pytest.raises(SystemExit) as stopped:
+            stop_if_broken("base suites", broken)
+        assert stopped.value.code == 2
