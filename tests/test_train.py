@@ -119,11 +119,11 @@ def test_the_frozen_trunk_trains_exactly_like_the_full_forward(
     assert len(losses[True]) == 2 and losses[True] == pytest.approx(losses[False], rel=1e-4)
 
 
-def test_auto_skips_the_trunk_for_a_run_shorter_than_an_epoch(
+def test_auto_skips_the_trunk_for_a_run_shorter_than_half_an_epoch(
     project: HarnessConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """2 steps of 8 rows visit 16 of 24 rows: the one-off pass over all 24 would cost more than it saves."""
-    config = load_train_config(_write_config(project.root / "short.yaml", TINY_TRAIN.format(steps=2)), project.root)
+    """1 step of 8 rows visits 8 of 24 rows: the one-off pass over all 24 would cost more than it saves."""
+    config = load_train_config(_write_config(project.root / "short.yaml", TINY_TRAIN.format(steps=1)), project.root)
     train(config, project, data_gates=False)
     assert "frozen trunk: off (auto)" in capsys.readouterr().out
 
