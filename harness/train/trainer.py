@@ -37,7 +37,6 @@ from harness.train.shared_prefix import (
     splittable,
 )
 
-
 TRUNK_MIN_EPOCHS = 0.5
 """`frozen_trunk: auto` runs the one-off trunk pass when the run visits at least this many epochs of rows."""
 
