@@ -11,10 +11,9 @@ forward, so loss and gradients equal it up to floating-point order (a test compa
 holds the states in the dtype the trunk produced them in (float32 between layers, also under bf16
 autocast, where the residual stream stays float32), so nothing is rounded on the way.
 
-What it costs: one no-grad forward of the trunk over the training rows (about a third of a plain epoch)
-and the states in memory (rows x own tokens x hidden x 4 bytes: ~0.7 GB for Banking77 on SmolLM2).
-What it saves: the trunk's forward at every later step. With 4 of 30 layers adapted, an epoch runs
-~7x fewer layer-tokens than the shared-prefix path alone.
+What it costs: one no-grad forward of the trunk over the training rows, and the states in memory (rows x
+own tokens x hidden x 4 bytes: 464 MB for Banking77's 7,053 distinct rows on SmolLM2). What it saves: the
+trunk's forward, with autograd, at every step. `bench/frozen_trunk.py` measures both on real batches.
 """
 
 from __future__ import annotations
@@ -64,10 +63,9 @@ def trunk_supported(model: Any, longest_row: int = 0) -> bool:
     )
 
 
-class PrefixKV:
+class PrefixCapture:
     """The `cache` the attention layers write to in the prefix pass: each layer's prefix keys and values.
-    In the rows' pass it is handed to `shared_prefix_attention` instead, which attends to it without
-    copying it per row."""
+    In the rows' pass it is handed to `shared_prefix_attention`, which puts them before every row's own."""
 
     def __init__(self) -> None:
         self.layers: dict[int, tuple[Any, Any]] = {}
@@ -83,7 +81,7 @@ ATTENTION = "harness_shared_prefix"
 
 def shared_prefix_attention(
     module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None,
-    dropout: float = 0.0, shared_prefix: PrefixKV | None = None, **kwargs: Any,
+    dropout: float = 0.0, shared_prefix: PrefixCapture | None = None, **kwargs: Any,
 ) -> tuple[Any, None]:  # fmt: skip
     """Attention of R rows of own tokens to one prefix's keys and values (shared by every row) and to their
     own, through torch's fused SDPA kernel with grouped-query heads (`enable_gqa`) and an additive mask in
@@ -119,8 +117,8 @@ def _register_attention() -> None:
 
 
 def run_layers(
-    decoder: Any, layers: Sequence[Any], hidden: Any, positions: Any, mask: Any, *, capture: PrefixKV | None = None,
-    prefix: PrefixKV | None = None,
+    decoder: Any, layers: Sequence[Any], hidden: Any, positions: Any, mask: Any, *,
+    capture: PrefixCapture | None = None, prefix: PrefixCapture | None = None,
 ) -> Any:  # fmt: skip
     """`hidden` through `layers` with the layers' own forward (same rotary embeddings, projections and norms),
     without the embedding lookup or the final norm. `capture` records each layer's keys and values (the
@@ -229,7 +227,7 @@ def _cache_group(
     prefix = cache.prefix_length[key]
     kv = None
     if prefix:
-        kv = PrefixKV()
+        kv = PrefixCapture()
         embedded = decoder.embed_tokens(torch.tensor([rows[0][:prefix]]))
         cache.prefix_hidden[key] = run_layers(decoder, trunk, embedded, torch.arange(prefix)[None], None, capture=kv)
     for chunk in _length_sorted_chunks(rows, TRUNK_BATCH_ROWS):
@@ -256,7 +254,7 @@ def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_
     adapted = list(decoder.layers[cache.boundary :])
     kv, last_prefix_state = None, None
     if prefix:
-        kv = PrefixKV()
+        kv = PrefixCapture()
         shared = run_layers(decoder, adapted, cache.prefix_hidden[key], torch.arange(prefix)[None], None, capture=kv)
         last_prefix_state = decoder.norm(shared[:, -1:]).expand(len(rows), -1, -1)
     own, real = _stacked([cache.own_hidden[row] for row in rows])

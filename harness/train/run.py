@@ -245,8 +245,9 @@ def build_trainer(
     dataset = Dataset.from_list(tokenize(tokenizer, rows)).shuffle(seed=config.seed)
     trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                             peft_config=_peft_config(config, model), callbacks=callbacks)  # fmt: skip
-    trainer.frozen_trunk = config.frozen_trunk if config.shared_prefix else False
-    trainer.trunk_store = harness.cache_dir / "trunk"
+    if isinstance(trainer, SharedPrefixSFTTrainer):
+        trainer.frozen_trunk = config.frozen_trunk
+        trainer.trunk_store = harness.cache_dir / "trunk"
     return trainer, gate
 
 
