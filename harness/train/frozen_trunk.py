@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.train.shared_prefix import MIN_SHARED_TOKENS, POOL, LossParts, prefix_groups
+from harness.train.shared_prefix import MIN_SHARED_TOKENS, POOL, LossParts, label_loss, prefix_groups
 
 TRUNK_BATCH_ROWS = 64
 """Rows per no-grad trunk forward while building the cache: big enough to keep the matmuls busy."""
@@ -272,17 +272,8 @@ def _label_loss(
     import torch
 
     if last_prefix_state is not None:
-        predictors = torch.cat([last_prefix_state, hidden[:, :-1]], dim=1)
-    else:
-        predictors, targets = hidden[:, :-1], targets[:, 1:]
-    valid = targets != -100
-    logits = head(predictors[valid]).float()
-    picked = targets[valid]
-    token_loss = torch.nn.functional.cross_entropy(logits, picked, reduction="sum")
-    count = int(valid.sum())
-    divisor = num_items_in_batch if num_items_in_batch is not None else max(count, 1)
-    correct = int((logits.argmax(-1) == picked).sum())
-    return LossParts(loss=token_loss / divisor, label_tokens=count, correct_tokens=correct)
+        return label_loss(head, torch.cat([last_prefix_state, hidden[:, :-1]], dim=1), targets, num_items_in_batch)
+    return label_loss(head, hidden[:, :-1], targets[:, 1:], num_items_in_batch)
 
 
 def _stacked(states: list[Any]) -> tuple[Any, Any]:

@@ -79,9 +79,16 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
         use_cache=False,
     ).last_hidden_state  # fmt: skip
     hidden = torch.cat([shared[:, -1:].expand(rows, -1, -1), own[:, :-1]], dim=1)  # predicts tokens prefix..
-    targets = labels[:, prefix:]
+    return label_loss(head, hidden, labels[:, prefix:], num_items_in_batch)
+
+
+def label_loss(head: Any, predictors: Any, targets: Any, num_items_in_batch: Any = None) -> LossParts:
+    """Cross-entropy of `targets` (-100: not learned) from the states that predict them, position for
+    position; the LM head runs only where a label is."""
+    import torch
+
     valid = targets != -100
-    logits = head(hidden[valid]).float()
+    logits = head(predictors[valid]).float()
     picked = targets[valid]
     token_loss = torch.nn.functional.cross_entropy(logits, picked, reduction="sum")
     count = int(valid.sum())
