@@ -100,7 +100,7 @@ def task_data(harness_config):
 def embedder(harness_config, pytestconfig):
     """MiniLM embeddings, kept in the harness cache dir (none with --no-cache): ~7k rows cost a minute."""
     cache_dir = None if pytestconfig.getoption("--no-cache") else harness_config.cache_dir
-    return lambda texts: baselines.embed_cached(texts, cache_dir)
+    return baselines.Embedder(cache_dir)
 
 
 @pytest.fixture(scope="module")

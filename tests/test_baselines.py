@@ -195,6 +195,8 @@ def test_embeddings_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.Mo
     assert calls == [2, 2]
     baselines.embed_cached(["my card has not arrived"], None)  # no cache dir: always embeds
     assert calls == [2, 2, 1] and len(list((tmp_path / "embeddings").glob("*.npy"))) == 2
+    embedder = baselines.Embedder(None)  # --no-cache: nothing on disk, each list still embedded once per run
+    assert np.array_equal(embedder(["card", "rate"]), embedder(["card", "rate"])) and calls == [2, 2, 1, 2]
 
 
 def test_compare_counts_each_side_of_the_discordant_pairs() -> None:
