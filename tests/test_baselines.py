@@ -110,7 +110,8 @@ def write_task(root: Path, rows: LabelledRows | None, c: float = 3.0) -> Path:
         data.mkdir(parents=True)
         lines = [json.dumps({"id": f"train.csv:{i}", "label": label, "messages": [
             {"role": "system", "content": "Route it."}, {"role": "user", "content": text},
-            {"role": "assistant", "content": label}]}) for i, (text, label) in enumerate(zip(rows.texts, rows.labels))]  # fmt: skip
+            {"role": "assistant", "content": label}]})
+            for i, (text, label) in enumerate(zip(rows.texts, rows.labels, strict=True))]  # fmt: skip
         (data / "train.jsonl").write_text("\n".join(lines) + "\n")
         (data / "curation.json").write_text("{}")
     return config
@@ -368,4 +369,6 @@ def test_the_baseline_tests_skip_naming_the_command_without_a_curated_split(
     (suite_project.path / "answers.json").write_text(json.dumps({query(c): c.expected for c in cases}))
     result = suite_project.runpytest("-p", "no:cacheprovider", "-k", "classical or retrieval", "-rs")
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*runs/banking77/data*run `harness curate --config *training/configs/banking77.yaml`*"])
+    result.stdout.fnmatch_lines(
+        ["*runs/banking77/data*run `harness curate --config *training/configs/banking77.yaml`*"]
+    )
