@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from harness import gates
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig, default_cache_dir
+from harness.gates import GateResult, GateSettings
 from tests.tiny_models import build_tiny_adapter, build_tiny_model
 
 pytest_plugins = ["pytester"]
@@ -109,3 +111,12 @@ def registry_uri(tmp_path: Path, _empty_registry_db: Path, monkeypatch: pytest.M
     db.parent.mkdir()
     shutil.copy(_empty_registry_db, db)
     return f"sqlite:///{db}"
+
+
+@pytest.fixture
+def recorded() -> Iterator[list[GateResult]]:
+    """Gate results recorded in-process (default settings), reset afterwards."""
+    results: list[GateResult] = []
+    gates.configure(GateSettings(), results.append)
+    yield results
+    gates.configure(GateSettings(), lambda result: None, "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,14 +209,6 @@ def test_compare_counts_each_side_of_the_discordant_pairs() -> None:
 
 
 # --- gate.not_worse_than --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def recorded() -> Iterator[list[GateResult]]:
-    results: list[GateResult] = []
-    gates.configure(GateSettings(), results.append)
-    yield results
-    gates.configure(GateSettings(), lambda result: None, "")
 
 
 def lose(reference: list[bool], n_lost: int) -> list[bool]:

@@ -8,14 +8,13 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness import gates, report_html
-from harness.gates import GateFailure, GateResult, GateSettings
+from harness.gates import GateFailure, GateResult
 from harness.golden_lock import freeze
 
 ROUTES = [  # id, query, expected intent, the model's answer, the baseline's answer
@@ -191,14 +190,6 @@ def test_xdist_workers_gates_all_reach_the_html_report(project: pytest.Pytester)
 
 
 # --- rendering results documents directly ---------------------------------------------------------------
-
-
-@pytest.fixture
-def recorded() -> Iterator[list[GateResult]]:
-    results: list[GateResult] = []
-    gates.configure(GateSettings(), results.append)
-    yield results
-    gates.configure(GateSettings(), lambda result: None, "")
 
 
 def results_of(recorded: list[GateResult], **more: Any) -> dict[str, Any]:
