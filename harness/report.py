@@ -214,6 +214,11 @@ def write(record: RunRecord) -> Path:
     return record.run_dir
 
 
+P_VALUE_BARS = {"better_than": "<", "not_worse_than": ">="}
+"""Gate kinds judged by a McNemar p-value against alpha, and the comparison that passes: evidence of a gain
+(`better_than`) or no evidence of a loss (`not_worse_than`). Their value is the difference in pass rate."""
+
+
 def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
     rows = []
     for gate in sorted(gates, key=lambda g: g["name"]):
@@ -221,8 +226,9 @@ def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str
         if gate["kind"] == "measure":
             rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]", "-", "measured"))
             continue
-        if gate["kind"] == "better_than":
-            rows.append((gate["name"], f"{gate['value']:+.3f}", f"p={low:.2g}", f"p < {gate['threshold']:g}",
+        if gate["kind"] in P_VALUE_BARS:  # the interval holds the p-value; the bar is alpha
+            rows.append((gate["name"], f"{gate['value']:+.3f}", f"p={low:.2g}",
+                         f"p {P_VALUE_BARS[gate['kind']]} {gate['threshold']:g}",
                          "pass" if gate["passed"] else "FAIL"))  # fmt: skip
             continue
         comparison = "<=" if gate["kind"] == "no_regression" else ">="

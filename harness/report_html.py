@@ -33,7 +33,7 @@ ROW_LIMIT = 25  # rows of a case list (flips, confused pairs, lowest scores) sho
 MAX_F1_BARS = 80  # classes in a per-class F1 chart; past that, the worst ones
 FULL_MATRIX_MAX = 12  # label sets up to this size get the whole confusion matrix
 HEATMAP_CLASSES = 12  # otherwise: a heatmap of this many most-confused true classes
-COMPARISONS = ("no_regression", "better_than")
+COMPARISONS = ("no_regression", "better_than", "not_worse_than")
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;
@@ -204,8 +204,15 @@ def _sides(gate: Mapping[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]
     cases = gate.get("cases", [])
     yield gate["name"], [_side(case, "") for case in cases]
     if gate["kind"] in COMPARISONS:
-        other = "reference" if gate["kind"] == "better_than" else "baseline"
+        other = _other_side(gate)
         yield f"{gate['name']} [{other}]", [_side(case, "baseline_") for case in cases]
+
+
+def _other_side(gate: Mapping[str, Any]) -> str:
+    """What the gate compared the model with: its baseline, or a named reference (a classical classifier)."""
+    if gate["kind"] == "no_regression":
+        return "baseline"
+    return str(gate.get("details", {}).get("reference") or "reference")
 
 
 def _side(case: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -377,7 +384,7 @@ def _flips(gates: list[dict[str, Any]]) -> str:
         cases = [c for c in gate.get("cases", []) if c.get("baseline_passed") is not None]
         lost = [c for c in cases if c["baseline_passed"] and c.get("passed") is False]
         gained = [c for c in cases if not c["baseline_passed"] and c.get("passed")]
-        other = "reference" if gate["kind"] == "better_than" else "baseline"
+        other = _other_side(gate)
         unchanged = len(cases) - len(lost) - len(gained)
         parts.append(f"<h3>{_esc(gate['name'])}</h3><p class=\"note\">{len(lost)} lost ({other} passed, model "
                      f"failed), {len(gained)} gained, {unchanged} unchanged</p>")  # fmt: skip

@@ -316,6 +316,8 @@ def run_suite(project: pytest.Pytester, answers: list[str], cases: list[GoldenCa
     result = project.runpytest("-p", "no:cacheprovider", "-k", "classical or retrieval")
     [report] = (project.path / "reports").glob("*/results.json")
     data = json.loads(report.read_text())
+    data["summary.md"] = (report.parent / "summary.md").read_text()
+    data["report.html"] = (report.parent / "report.html").read_text()
     shutil.rmtree(project.path / "reports")
     return result, data
 
@@ -351,6 +353,12 @@ def test_the_suite_fails_a_router_clearly_worse_than_the_classifier(
                                  "alpha 0.05; worst: #b77-*"])  # fmt: skip
     gate = next(g for g in data["gates"] if g["name"] == "banking77.not_worse_than_classical")
     assert not gate["passed"] and gate["details"]["lost"] >= 24
+    # the reports show the bar as what it is (alpha for the p-value of "worse"), and the lost cases side by side
+    assert "| banking77.not_worse_than_classical | -" in data["summary.md"]
+    assert "| p >= 0.05 | FAIL |" in data["summary.md"]
+    reference = gate["details"]["reference"]
+    assert f"banking77.not_worse_than_classical [{reference}]" in data["report.html"]
+    assert f"lost ({reference} passed, model failed)" in data["report.html"]
 
 
 def test_the_baseline_tests_skip_naming_the_command_without_a_curated_split(
