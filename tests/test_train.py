@@ -143,6 +143,26 @@ def test_a_second_run_on_the_same_rows_reuses_the_stored_trunk(
     assert losses[0] and losses[0] == losses[1]  # the stored states are the computed ones, bit for bit
 
 
+def test_an_adapter_trained_from_the_same_inputs_is_not_trained_again(
+    project: HarnessConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seeded training is a function of its inputs: the second run reuses the adapter; new data or --force
+    (force=True) trains again."""
+    path = _write_config(project.root / "same.yaml", TINY_TRAIN.format(steps=2))
+    first = train(load_train_config(path, project.root), project, data_gates=False)
+    weights = (first.adapter_dir / "adapter_model.safetensors").stat().st_mtime_ns
+    again = train(load_train_config(path, project.root), project, data_gates=False)
+    assert "is up to date" in capsys.readouterr().out
+    assert again.steps == first.steps and again.history == first.history
+    assert (first.adapter_dir / "adapter_model.safetensors").stat().st_mtime_ns == weights
+
+    with (project.root / "data" / "train.jsonl").open("a") as rows:  # one more curated row: other inputs
+        rows.write((project.root / "data" / "val.jsonl").read_text().splitlines()[0] + "\n")
+    train(load_train_config(path, project.root), project, data_gates=False)
+    train(load_train_config(path, project.root), project, data_gates=False, force=True)
+    assert "is up to date" not in capsys.readouterr().out
+
+
 def test_the_eval_gate_scores_a_bf16_run_in_float32_like_the_suites(project: HarnessConfig) -> None:
     """Under bf16 mixed precision accelerate wraps the model's forward in autocast; the eval gate must still
     encode and decode in one precision (it crashed on a bf16 prefix cache fed float32 decode steps)."""

@@ -1,4 +1,4 @@
-"""`harness train --config training/configs/<task>.yaml [--strict]`."""
+"""`harness train --config training/configs/<task>.yaml [--strict] [--max-steps N] [--output-dir DIR] [--force]`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--config", type=Path, required=True, metavar="YAML", help="task config with a train: section")
     parser.add_argument("--strict", action="store_true", help="config lint warnings are errors")
     parser.add_argument("--max-steps", type=int, default=None, metavar="N", help="override train.max_steps")
+    parser.add_argument("--output-dir", type=Path, default=None, metavar="DIR", help="override train.output_dir")
+    parser.add_argument(
+        "--force", action="store_true", help="train even when output_dir holds an adapter trained from the same inputs"
+    )
     parser.set_defaults(run=run)
 
 
@@ -29,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
         config = load_train_config(args.config, root=harness.root)
         if args.max_steps is not None:
             config.max_steps = args.max_steps
-        result: Any = train(config, harness, strict=args.strict)
+        if args.output_dir is not None:
+            config.output_dir = args.output_dir.resolve()
+        result: Any = train(config, harness, strict=args.strict, force=args.force)
     except TrainingRefused as refusal:
         print(f"harness train: refused: {refusal}", file=sys.stderr)
         return EXIT_REFUSED

@@ -7,6 +7,7 @@ It replaces the previous one atomically, so an interrupted run never leaves half
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -59,12 +60,19 @@ def check_data_gates(dataset: Path, root: Path) -> None:
     print(tail.splitlines()[-1] if tail else "data gates passed", flush=True)
 
 
-def train(config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, data_gates: bool = True) -> TrainResult:
+def train(
+    config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, data_gates: bool = True, force: bool = False
+) -> TrainResult:
     started = time.perf_counter()
+    base_id, base_dir = base_model(config, harness)
+    inputs = inputs_digest(config, base_id)
+    if not force and (done := _up_to_date(config.output_dir, inputs)) is not None:
+        print(f"harness train: {config.output_dir} is up to date: trained from these settings, data splits, replay "
+              f"prompts and base model (inputs {inputs[:12]}); --force trains it again", flush=True)  # fmt: skip
+        return done
     if data_gates:
         check_data_gates(config.dataset, harness.root)
     train_rows, val_rows = read_split(config.dataset, "train"), read_split(config.dataset, "val")
-    base_id, base_dir = base_model(config, harness)
     tokenizer = load_tokenizer(base_dir)
     warnings = config_lint.lint(config, _facts(train_rows, val_rows, tokenizer, harness))
     for warning in warnings:
@@ -79,13 +87,13 @@ def train(config: TrainConfig, harness: HarnessConfig, *, strict: bool = False, 
     seconds = time.perf_counter() - started
     final = _finish(config, trainer, gate, base_id)
     result = TrainResult(
-        adapter_dir=config.output_dir, summary_path=config.output_dir / "training_summary.json", warnings=warnings,
+        adapter_dir=config.output_dir, summary_path=config.output_dir / SUMMARY_FILE, warnings=warnings,
         steps=int(output.global_step), seconds=seconds, train_rows=len(train_rows), replay_rows=len(replay),
         tokens_per_second=float(output.metrics.get("train_tokens_per_second", 0.0)) or _tokens_per_second(trainer),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         best=final, history=[e.to_json() for e in gate.history] if gate else [],
     )  # fmt: skip
-    _write_summary(result, config, trainer)
+    _write_summary(result, config, trainer, inputs)
     _log_to_mlflow(result, config, harness, trainer)
     return result
 
@@ -302,8 +310,44 @@ def _tokens_per_second(trainer: Any) -> float:
     return trainer._total_train_tokens / runtime if runtime else 0.0
 
 
-def _write_summary(result: TrainResult, config: TrainConfig, trainer: Any) -> None:
+SUMMARY_FILE = "training_summary.json"
+NOT_INPUTS = ("source", "output_dir", "experiment")
+"""Settings that say where an adapter goes and how it is logged, not what it is."""
+
+
+def inputs_digest(config: TrainConfig, base_id: str) -> str:
+    """sha256 of everything the adapter is a function of: the training settings, the curated train and val
+    splits, the replay prompts and the base model's id. Same digest, same adapter: training is seeded."""
+    settings = {k: v for k, v in asdict(config).items() if k not in NOT_INPUTS}
+    files = [config.dataset / "train.jsonl", config.dataset / "val.jsonl", config.replay.prompts]
+    digests = {str(path): _file_sha256(path) for path in files if path is not None and path.is_file()}
+    record = {"settings": settings, "files": digests, "base": base_id}
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _up_to_date(adapter_dir: Path, inputs: str) -> TrainResult | None:
+    """The stored result of the adapter in `adapter_dir` when it was trained from `inputs`; None otherwise."""
+    try:
+        summary = json.loads((adapter_dir / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if summary.get("inputs") != inputs or not (adapter_dir / "adapter_config.json").is_file():
+        return None
+    stored = summary["result"] | {"adapter_dir": adapter_dir, "summary_path": adapter_dir / SUMMARY_FILE}
+    return TrainResult(**stored)
+
+
+def _write_summary(result: TrainResult, config: TrainConfig, trainer: Any, inputs: str) -> None:
     summary = {
+        "inputs": inputs,
         "result": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()},
         "config": json.loads(json.dumps(asdict(config), default=str)),
         "log_history": trainer.state.log_history,
