@@ -127,6 +127,11 @@ def test_auto_skips_the_trunk_for_a_run_shorter_than_half_an_epoch(
     train(config, project, data_gates=False)
     assert "frozen trunk: off (auto)" in capsys.readouterr().out
 
+    long = TINY_TRAIN.format(steps=10).replace("out/adapter", "out/long")  # stores the trunk of these rows
+    train(load_train_config(_write_config(project.root / "long.yaml", long), project.root), project, data_gates=False)
+    train(config, project, data_gates=False, force=True)  # a stored trunk costs nothing: auto uses it
+    assert "reused from" in capsys.readouterr().out
+
 
 def test_a_second_run_on_the_same_rows_reuses_the_stored_trunk(
     project: HarnessConfig, capsys: pytest.CaptureFixture[str]

@@ -38,7 +38,8 @@ from harness.train.shared_prefix import (
 )
 
 TRUNK_MIN_EPOCHS = 0.5
-"""`frozen_trunk: auto` runs the one-off trunk pass when the run visits at least this many epochs of rows."""
+"""`frozen_trunk: auto` runs the one-off trunk pass when the run visits at least this many epochs of rows
+(and uses a trunk stored by an earlier run on the same rows and weights whatever the run's length)."""
 
 
 class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
@@ -72,14 +73,15 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         longest = max(map(len, dataset["input_ids"]), default=0)
         if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not trunk_supported(self.model, longest):
             return
-        if self.frozen_trunk == "auto" and not self._trunk_pays(len(dataset)):
-            print("frozen trunk: off (auto): the run visits fewer rows than the one-off pass would compute; "
-                  "set train.frozen_trunk: true to force it", flush=True)  # fmt: skip
-            return
         started = time.perf_counter()
         dtype = str(self.accelerator.mixed_precision)
         stored = self.trunk_store / f"{trunk_key(self.model, boundary, dataset['input_ids'], groups, dtype)}.pt" \
             if self.trunk_store is not None else None  # fmt: skip
+        if self.frozen_trunk == "auto" and not (stored is not None and stored.is_file()) \
+                and not self._trunk_pays(len(dataset)):  # fmt: skip
+            print("frozen trunk: off (auto): the run visits fewer rows than the one-off pass would compute; "
+                  "set train.frozen_trunk: true to force it", flush=True)  # fmt: skip
+            return
         self.trunk = load_trunk(stored) if stored is not None else None
         self.trunk_reused = self.trunk is not None
         if self.trunk is None:
