@@ -115,6 +115,7 @@ def conclude(config: HarnessConfig, options: PromoteOptions, adapter: Path, sha:
                 registered = _register(registry, adapter, sha, run, champion)
     for line in decision_block(decision, adapter, sha, champion, registry, run, registered, options.dry_run):
         print(line, flush=True)
+    _write_decision(run.report_dir, decision, champion, registered, _is_champion(champion, sha), options.dry_run)
     if decision.promote:
         return EXIT_PROMOTED
     return EXIT_BROKEN if decision.broken else EXIT_REFUSED
@@ -219,6 +220,26 @@ def decision_block(
     lines.append(f"registry:   {_registry_line(decision, registry, champion, registered, sha, dry_run)}")
     lines.append(f"report:     {os.path.relpath(run.report_dir)}/summary.md")
     return lines
+
+
+DECISION_FILE = "decision.json"
+
+
+def _write_decision(
+    report_dir: Path, decision: Decision, champion: RegisteredVersion | None,
+    registered: RegisteredVersion | None, unchanged: bool, dry_run: bool,
+) -> None:  # fmt: skip
+    """The decision block as data, beside the run's results.json: for CI, dashboards and `make demo`."""
+    record = {
+        "promote": decision.promote, "broken": decision.broken, "dry_run": dry_run, "reasons": decision.reasons,
+        "gates_failed": decision.gates_failed,
+        "worse_than_champion": [c.gate for c in decision.comparisons if c.worse],
+        "comparisons": [c.line() for c in decision.comparisons],
+        "champion_before": _number(champion), "registered": _number(registered),
+        "already_champion": unchanged and decision.promote,
+    }  # fmt: skip
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / DECISION_FILE).write_text(json.dumps(record, indent=2) + "\n")
 
 
 def _describe(champion: RegisteredVersion | None) -> str:

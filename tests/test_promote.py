@@ -281,6 +281,12 @@ def test_promotes_a_passing_adapter_with_its_tags_and_moves_the_alias(
     assert champion.results() is not None and champion.results()["gates"] == run_results["gates"]  # type: ignore[index]
     # --model=champion now resolves to the stored copy, which later retraining cannot touch
     assert parse_spec("champion", HarnessConfig.load(root), cwd=root) == PeftSpec(champion.adapter_dir)
+    assert json.loads((report_dir / "decision.json").read_text())["registered"] == "1"
+
+    code, out = promote(capfd, "--adapter", str(adapters["good"]))  # the same adapter again: nothing moves
+    assert code == 0 and "unchanged: this adapter already is champion (version 1;" in out
+    runs = sorted(p for p in (root / "reports").iterdir() if p.name.endswith("-promote-" + adapters["good"].name))
+    assert json.loads((runs[-1] / "decision.json").read_text())["already_champion"] is True
 
 
 def test_refuses_a_candidate_worse_than_the_champion_rerunning_it_on_a_new_golden_lock(
@@ -299,6 +305,11 @@ def test_refuses_a_candidate_worse_than_the_champion_rerunning_it_on_a_new_golde
     assert "the champion (version 1) has no results on this golden lock; running the suites on it" in out
     assert "  - toy.match: 0/9 vs champion 9/9, lost 9, gained 0; McNemar p(worse)=0.00195 < 0.05" in out
     assert "significantly worse than the champion (alpha 0.05) on: toy.match (lost 9, gained 0, p=0.00195)" in out
+    [report_dir] = [p for p in (root / "reports").iterdir() if p.name.endswith("-promote-" + adapters["worse"].name)]
+    decision = json.loads((report_dir / "decision.json").read_text())  # the block above, as data
+    assert decision["promote"] is False and decision["broken"] is False and decision["gates_failed"] == []
+    assert decision["worse_than_champion"] == ["toy.match"] and decision["champion_before"] == "1"
+    assert decision["registered"] is None and decision["reasons"][0].startswith("significantly worse than the")
     registry = registry_of(root)
     assert [v.version for v in registry.versions()] == ["1"]
     assert registry.champion() is not None and registry.champion().tags[reg.TAG_ADAPTER] == adapter_sha256(  # type: ignore[union-attr]
