@@ -4,12 +4,18 @@
 
 1. `harness curate`   raw Banking77 (+ out-of-scope and replay pools) -> runs/banking77/data, data gates
 2. `harness train`    LoRA adapter -> runs/banking77/adapter (refuses unless the data gates pass)
-3. `pytest suites/ --model=base`   the bar: the base model on every suite
-4. `harness promote --adapter runs/banking77/adapter`   the suites on the adapter decide; registry alias
+3. `pytest suites/ --model=base`   the bar: the base model on every suite, with the cheap baselines
+4. `harness promote --adapter runs/banking77/adapter`   the suites decide; registry alias `champion`
+5. `harness train --max-steps N --output-dir runs/banking77/candidate`   a deliberately weaker candidate:
+   the same recipe with a quarter of the steps (on the stored frozen trunk, so only its steps cost)
+6. `harness promote --adapter runs/banking77/candidate`   refused: its own gates, and the paired
+   comparison with the champion
 
 Each step is the command a user would type, run as a subprocess with its output streamed. A failed gate
-is a result, not a crash: the demo ends with the table of both models and the decision either way.
-Exit code: 0 when the demo ran to its decision (promoted or refused), 2 when a step broke.
+is a result, not a crash: the demo ends with the table of every model and its decision either way. Run a
+second time, every stage reuses its work (curated data, adapters trained from the same inputs, cached
+answers) and the champion stays as it is.
+Exit code: 0 when the demo ran to its decisions (promoted or refused), 2 when a step broke.
 """
 
 from __future__ import annotations
@@ -26,8 +32,13 @@ from typing import Any
 from harness import report
 
 ADAPTER = Path("runs/banking77/adapter")
+CANDIDATE = Path("runs/banking77/candidate")
+CANDIDATE_STEP_SHARE = 0.25
+"""The weaker candidate trains this share of the champion's steps: a plausible "cheaper run" to refuse."""
 ACCURACY_GATE = "banking77.accuracy"
 FORGETTING_GATE = "regression.no_forgetting"
+CLASSICAL_GATES = ("banking77.classical_baseline.tfidf.accuracy", "banking77.classical_baseline.minilm.accuracy")
+RETRIEVAL_GATE = "banking77.retrieval_baseline.accuracy"
 
 
 @dataclass
@@ -67,9 +78,8 @@ def gate(results: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
     return next((g for g in (results or {}).get("gates", []) if g["name"] == name), None)
 
 
-def read_results(report_dir: Path | None) -> dict[str, Any] | None:
-    path = report_dir / "results.json" if report_dir else None
-    return json.loads(path.read_text()) if path and path.is_file() else None
+def read_json(path: Path | None) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path is not None and path.is_file() else None
 
 
 def newest_report(pattern: str, since: float) -> Path | None:
@@ -77,8 +87,7 @@ def newest_report(pattern: str, since: float) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def accuracy_cell(results: dict[str, Any] | None) -> str:
-    found = gate(results, ACCURACY_GATE)
+def accuracy_cell(found: dict[str, Any] | None) -> str:
     if not found:
         return "-"
     low, high = found.get("interval") or (None, None)
@@ -93,13 +102,56 @@ def forgetting_cell(results: dict[str, Any] | None) -> str:
     return f"{found['value']:.3f} ({'pass' if found['passed'] else 'FAIL'})"
 
 
+def decision_cell(step: Step, decision: dict[str, Any] | None) -> str:
+    """What `harness promote` decided, from its decision.json: promoted, unchanged, or refused and why."""
+    if decision is None:
+        return f"no decision (promote exit {step.exit_code})"
+    if decision["promote"]:
+        if decision["already_champion"]:
+            return f"unchanged: already champion (v{decision['champion_before']})"
+        return f"promoted: champion v{decision['registered']}"
+    why = []
+    if decision["gates_failed"]:
+        why.append(f"{len(decision['gates_failed'])} gates failed ({', '.join(decision['gates_failed'][:3])}"
+                   + (", …)" if len(decision["gates_failed"]) > 3 else ")"))  # fmt: skip
+    if decision["worse_than_champion"]:
+        why.append(f"worse than champion v{decision['champion_before']} on "
+                   f"{len(decision['worse_than_champion'])} gates")  # fmt: skip
+    return "REFUSED: " + ("; ".join(why) or decision["reasons"][0])
+
+
 def table(rows: list[tuple[str, str, str, str]]) -> str:
-    header = ("model", "Banking77 accuracy", "regression lost", "decision")
+    header = ("model", "Banking77 accuracy [95% CI]", "regression lost", "decision")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
     return "\n".join([line, rule, *body])
+
+
+def baseline_rows(base: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+    """The audit before spend, as the base run measured it: the stronger classical classifier and
+    retrieval few-shot on the base model."""
+    classical = [found for name in CLASSICAL_GATES if (found := gate(base, name))]
+    rows = []
+    if classical:
+        best = max(classical, key=lambda g: g["value"])
+        kind = best["name"].split(".")[2]
+        rows.append((f"classical baseline ({kind} + logistic regression)", accuracy_cell(best), "-", "cheap baseline"))
+    if found := gate(base, RETRIEVAL_GATE):
+        rows.append(("retrieval few-shot on base (k=4)", accuracy_cell(found), "-", "cheap baseline"))
+    return rows
+
+
+def promote(adapter: Path) -> tuple[Step, Path | None]:
+    started = time.time()
+    step = run(f"promote {adapter.name}", harness_command("promote", "--adapter", str(adapter)), ok=(0, 1))
+    return step, newest_report(f"*promote-{adapter.name}*", started)
+
+
+def trained_steps(adapter: Path) -> int:
+    summary = read_json(adapter / "training_summary.json") or {}
+    return int(summary.get("result", {}).get("steps", 0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,18 +164,26 @@ def main(argv: list[str] | None = None) -> int:
     base_dir = Path("reports") / report.run_dir_name("demo-base")
     steps.append(run("base suites", [sys.executable, "-m", "pytest", "suites/", "--model=base",
                                      f"--report-dir={base_dir}", "-q"], ok=(0, 1)))  # fmt: skip
-    stop_if_broken("base suites", read_results(base_dir))
-    promote_started = time.time()
-    steps.append(run("promote", harness_command("promote", "--adapter", str(ADAPTER)), ok=(0, 1)))
-    adapter_dir = newest_report(f"*promote-{ADAPTER.name}*", promote_started)
-    decision = "promoted: alias champion" if steps[-1].exit_code == 0 else "refused (gates above)"
+    base = read_json(base_dir / "results.json")
+    stop_if_broken("base suites", base)
+    champion_step, champion_dir = promote(ADAPTER)
+    stop_if_broken(f"promote {ADAPTER}", read_json(champion_dir / "results.json" if champion_dir else None))
+    candidate_steps = max(1, round(trained_steps(ADAPTER) * CANDIDATE_STEP_SHARE))
+    steps += [champion_step, run("train candidate", harness_command(
+        "train", "--config", args.config, "--max-steps", str(candidate_steps), "--output-dir", str(CANDIDATE)))]
+    candidate_step, candidate_dir = promote(CANDIDATE)
+    steps.append(candidate_step)
     rows = [
-        ("base (SmolLM2-135M-Instruct)", accuracy_cell(read_results(base_dir)), "- (reference)", "the bar"),
-        (f"adapter ({ADAPTER})", accuracy_cell(read_results(adapter_dir)),
-         forgetting_cell(read_results(adapter_dir)), decision),
+        ("base (SmolLM2-135M-Instruct)", accuracy_cell(gate(base, ACCURACY_GATE)), "- (reference)", "the bar"),
+        *baseline_rows(base),
+        *[(f"{label} ({path}, {trained_steps(path)} steps)", accuracy_cell(gate(read_json(where / "results.json"),
+          ACCURACY_GATE)) if where else "-", forgetting_cell(read_json(where / "results.json") if where else None),
+          decision_cell(step, read_json(where / "decision.json") if where else None))
+          for label, path, step, where in (("adapter", ADAPTER, champion_step, champion_dir),
+                                           ("weaker candidate", CANDIDATE, candidate_step, candidate_dir))],
     ]  # fmt: skip
     print("\n" + table(rows))
-    print(f"\nreports: base {base_dir}, adapter {adapter_dir}")
+    print(f"\nreports: base {base_dir}, adapter {champion_dir}, candidate {candidate_dir}")
     print("times: " + ", ".join(f"{s.name} {s.seconds / 60:.1f} min" for s in steps)
           + f"; total {(time.perf_counter() - started) / 60:.1f} min")  # fmt: skip
     return 0
