@@ -84,30 +84,52 @@ def shared_prefix_attention(
     dropout: float = 0.0, shared_prefix: PrefixCapture | None = None, **kwargs: Any,
 ) -> tuple[Any, None]:  # fmt: skip
     """Attention of R rows of own tokens to one prefix's keys and values (shared by every row) and to their
-    own, through torch's fused SDPA kernel with grouped-query heads (`enable_gqa`) and an additive mask in
-    the query's dtype: the combination that CPU flash attention runs fused, forward and backward. Measured
-    at Banking77's shapes (64 rows x 40 tokens, 609-token prefix, 9 query / 3 kv heads, bf16, one thread):
-    ~4x less time than transformers' sdpa path, which repeats every key/value head 3 times per row first.
+    own, without copying the prefix once per row: every row's queries meet the prefix keys in one matmul
+    per key/value head, then one softmax runs over prefix and own scores together (so it is the same
+    attention, not an approximation). Measured at Banking77's shapes (32 rows x 36 tokens, 609-token
+    prefix, 9 query / 3 kv heads, bf16, forward and backward, one thread): 1.5x less time than torch's
+    fused SDPA over the prefix expanded to every row, which itself was 4x faster than transformers' sdpa.
 
     query (R, H, L, d); key, value (R, KVH, L, d); prefix keys/values (1, KVH, P, d); attention_mask
     (R, 1, L, L) booleans over the own tokens (True: attend). Returns (R, L, H, d), as transformers'
     attention functions do. Without a prefix (the prefix pass itself) it is transformers' plain sdpa."""
-    import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if shared_prefix is None or module.layer_idx not in shared_prefix.layers:
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)  # fmt: skip
     prefix_key, prefix_value = shared_prefix.layers[module.layer_idx]
-    rows, length = query.shape[0], query.shape[2]
-    keys = torch.cat([prefix_key.expand(rows, -1, -1, -1).to(key.dtype), key], dim=2)
-    values = torch.cat([prefix_value.expand(rows, -1, -1, -1).to(value.dtype), value], dim=2)
-    visible = torch.cat([attention_mask.new_ones(rows, 1, length, prefix_key.shape[2]), attention_mask], dim=3)
-    additive = torch.zeros(visible.shape, dtype=query.dtype).masked_fill(~visible, float("-inf"))
-    output = torch.nn.functional.scaled_dot_product_attention(
-        query, keys, values, attn_mask=additive, dropout_p=dropout, scale=scaling, enable_gqa=True
-    )
+    output = _prefix_and_own_attention(query, key, value, prefix_key[0], prefix_value[0], attention_mask,
+                                       query.shape[-1] ** -0.5 if scaling is None else scaling, dropout)  # fmt: skip
     return output.transpose(1, 2).contiguous(), None
+
+
+def _prefix_and_own_attention(
+    query: Any, key: Any, value: Any, prefix_key: Any, prefix_value: Any, visible: Any, scale: float, dropout: float
+) -> Any:
+    """softmax([q·Kp, q·Ko] * scale) · [Vp; Vo] per row, with grouped-query heads; returns (R, H, L, d).
+
+    Prefix keys/values are (KVH, P, d), the same for every row: the rows' queries are stacked into one
+    (KVH, R x G x L, d) matrix per kv head, so the prefix part is a single large matmul."""
+    import torch
+
+    rows, heads, length, dim = query.shape
+    kv_heads, prefix = prefix_key.shape[0], prefix_key.shape[1]
+    group = heads // kv_heads
+    grouped = query.reshape(rows, kv_heads, group * length, dim)  # query head h reads kv head h // group
+    stacked = grouped.transpose(0, 1).reshape(kv_heads, rows * group * length, dim)
+    prefix_scores = torch.matmul(stacked, prefix_key.transpose(1, 2).to(stacked.dtype))
+    prefix_scores = prefix_scores.view(kv_heads, rows, group * length, prefix).transpose(0, 1)
+    own_scores = torch.matmul(grouped, key.transpose(2, 3))  # (R, KVH, G x L, L)
+    own_visible = visible.unsqueeze(2).expand(rows, 1, group, length, length).reshape(rows, 1, group * length, length)
+    own_scores = own_scores.masked_fill(~own_visible, float("-inf"))
+    weights = torch.softmax(torch.cat([prefix_scores, own_scores], dim=-1).float() * scale, dim=-1)
+    weights = torch.nn.functional.dropout(weights, p=dropout, training=dropout > 0).to(value.dtype)
+    prefix_weights = weights[..., :prefix].transpose(0, 1).reshape(kv_heads, rows * group * length, prefix)
+    from_prefix = torch.matmul(prefix_weights, prefix_value.to(value.dtype))
+    from_prefix = from_prefix.view(kv_heads, rows, group * length, dim).transpose(0, 1)
+    output = from_prefix + torch.matmul(weights[..., prefix:], value)
+    return output.reshape(rows, heads, length, dim)
 
 
 def _register_attention() -> None:
