@@ -12,8 +12,10 @@ Run from anywhere (paths resolve from this file):
 2. The embedded base model (`--model=base`) answers every candidate through the harness, greedy, with
    MAX_NEW_TOKENS new tokens (the generation cache makes reruns instant).
 3. A case is kept when every one of its checks passes on the base's answer (and, for arithmetic, its
-   twin's too). The kept cases go to cases.jsonl (sorted by id); the run's record (model, fingerprint,
-   counts, dropped ids with the base's answer) goes to selection.json.
+   twin's too), and the pass is robust: it did not flip under any change in noise_floor.json, the
+   record `bench/noise_floor.py` writes (the base in bf16, other batch sizes, a null adapter trained on
+   the base's own answers). The kept cases go to cases.jsonl (sorted by id); the run's record (model,
+   fingerprint, counts, dropped ids with the base's answer and why) goes to selection.json.
 
 suites/test_regression.py then requires a fine-tuned model to keep passing these cases. The selection is
 only meaningful for the same base weights, greedy decoding and MAX_NEW_TOKENS: change any of them and
@@ -27,7 +29,7 @@ import json
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -44,6 +46,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CASES = HERE / "cases.jsonl"
 SELECTION = HERE / "selection.json"
+NOISE_FLOOR = HERE / "noise_floor.json"
+"""bench/noise_floor.py's record for this set: the base's passes that flip under changes that remove no
+knowledge (bf16, batch size and padding, a null adapter). Those cases pass by a hair and are dropped."""
 
 MAX_NEW_TOKENS = 64  # suites/test_regression.py must use the same value: another budget changes the answers
 MODEL = "base"  # the --model spec the selection runs on (the embedded SmolLM2-135M-Instruct)
@@ -398,10 +403,14 @@ def run_base(pool: Sequence[GoldenCase]) -> tuple[dict[str, Any], list[Completio
         cache.close()
 
 
-def select(pool: Sequence[GoldenCase], outputs: Sequence[str]) -> tuple[list[GoldenCase], list[dict[str, Any]]]:
-    """The cases the base passes, twins included (sorted by id), and a record of each dropped case with the
-    base's answer and why it was dropped."""
-    ok = {c.id: passes(output, c.expected) for c, output in zip(pool, outputs, strict=True)}
+def select(
+    pool: Sequence[GoldenCase], outputs: Sequence[str], noisy: Mapping[str, list[str]] | None = None
+) -> tuple[list[GoldenCase], list[dict[str, Any]]]:
+    """The cases the base passes robustly, twins included (sorted by id), and a record of each dropped case
+    with the base's answer and why it was dropped. `noisy` maps a case id to the no-knowledge changes under
+    which the base's pass flipped (from NOISE_FLOOR): such a pass is noise, not a skill to keep."""
+    noisy = noisy or {}
+    ok = {c.id: passes(output, c.expected) and c.id not in noisy for c, output in zip(pool, outputs, strict=True)}
     group_ok: dict[str, bool] = defaultdict(lambda: True)
     for c in pool:
         group_ok[twin_key(c)] &= ok[c.id]
@@ -410,9 +419,23 @@ def select(pool: Sequence[GoldenCase], outputs: Sequence[str]) -> tuple[list[Gol
         if group_ok[twin_key(c)]:
             kept.append(c)
         else:
-            why = "failed its checks" if not ok[c.id] else "passed, but its twin failed"
+            why = "failed its checks" if not passes(output, c.expected) else (
+                f"passed, but flipped under {', '.join(noisy[c.id])} (noise floor)" if c.id in noisy
+                else "passed, but its twin failed")  # fmt: skip
             dropped.append({"id": c.id, "family": family(c), "why": why, "output": output})
     return sorted(kept, key=lambda c: c.id), sorted(dropped, key=lambda d: d["id"])
+
+
+def noise_flips(path: Path) -> dict[str, list[str]]:
+    """Case id -> the variants under which the base's pass flipped, from a bench/noise_floor.py record."""
+    if not path.is_file():
+        return {}
+    record = json.loads(path.read_text(encoding="utf-8"))
+    flipped: dict[str, list[str]] = defaultdict(list)
+    for variant, run in record["variants"].items():
+        for case_id in run["negative_flips"]:
+            flipped[case_id].append(variant)
+    return dict(flipped)
 
 
 def per_family(pool: Sequence[GoldenCase], kept: Sequence[GoldenCase]) -> dict[str, dict[str, int]]:
@@ -439,7 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     pool = candidate_pool()
     model, answers = run_base(pool)
-    kept, dropped = select(pool, [a.text for a in answers])
+    noisy = noise_flips(NOISE_FLOOR)
+    kept, dropped = select(pool, [a.text for a in answers], noisy)
     families = per_family(pool, kept)
     wall_s = round(time.monotonic() - started, 1)
 
@@ -467,6 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "max_new_tokens": MAX_NEW_TOKENS,
         "pool_size": len(pool),
         "kept": len(kept),
+        "noise_floor": {"record": str(NOISE_FLOOR.relative_to(ROOT)), "dropped": len(noisy)} if noisy else None,
         "families": families,
         "wall_s": wall_s,  # of this run; answers already in the generation cache take no time
         "answers": {"generated": sum(not a.cached for a in answers), "from_cache": sum(a.cached for a in answers)},
