@@ -1,0 +1,54 @@
+"""The forgetting gate's noise floor: flips counted against the reference run, and the regression builder
+dropping the passes that flipped (and their twins) with the reason recorded."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+from harness.golden import GoldenCase
+from harness.noise_floor import VariantRun, flips
+
+BUILD = Path(__file__).resolve().parents[1] / "golden" / "regression" / "build.py"
+
+
+def _builder() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("regression_build", BUILD)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_flips_are_counted_against_the_reference_in_both_directions() -> None:
+    ids = ["a", "b", "c", "d"]
+    negative, positive = flips([True, True, False, False], [True, False, True, False], ids)
+    assert (negative, positive) == (["b"], ["c"])
+    record = VariantRun("bf16", [True, False, True, False], negative, positive).to_json(reference_passes=2)
+    assert record == {"passes": 2, "negative_flips": ["b"], "positive_flips": ["c"], "negative_flip_share": 0.5}
+
+
+def _case(case_id: str, *tags: str) -> GoldenCase:
+    return GoldenCase(id=case_id, input=f"say {case_id}", expected=[{"check": "contains_all", "words": ["ok"]}],
+                      tags=["fact", *tags])  # fmt: skip
+
+
+def test_the_builder_drops_noisy_passes_and_their_twins_and_says_why(tmp_path: Path) -> None:
+    build = _builder()
+    pool = [_case("steady"), _case("hair"), _case("twin-a", "twin:t"), _case("twin-b", "twin:t"), _case("wrong")]
+    outputs = ["ok", "ok", "ok", "ok", "no"]
+    record = {"variants": {"bf16": {"negative_flips": ["hair", "twin-a"]},
+                           "null-adapter": {"negative_flips": ["hair"]}}}  # fmt: skip
+    (tmp_path / "noise.json").write_text(json.dumps(record))
+    noisy = build.noise_flips(tmp_path / "noise.json")
+    assert noisy == {"hair": ["bf16", "null-adapter"], "twin-a": ["bf16"]}
+
+    kept, dropped = build.select(pool, outputs, noisy)
+    assert [c.id for c in kept] == ["steady"]
+    why = {d["id"]: d["why"] for d in dropped}
+    assert why == {"hair": "passed, but flipped under bf16, null-adapter (noise floor)",
+                   "twin-a": "passed, but flipped under bf16 (noise floor)",
+                   "twin-b": "passed, but its twin failed", "wrong": "failed its checks"}  # fmt: skip
+    assert build.noise_flips(tmp_path / "missing.json") == {}  # no record: every pass counts, as before
