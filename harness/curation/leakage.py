@@ -8,21 +8,40 @@ its user turns
   - is a near-duplicate of one (the same MinHash LSH and Jaccard threshold as near-dup dedup).
 The rejection names the golden file and case id it leaks into. The data suites run the same finder on
 the written splits, independently of what the pipeline recorded.
+
+The adversarial suite scores inputs it derives from golden cases (typos, casing, markup, long and empty
+messages; harness.adversarial). Those are evaluation inputs too, so `probe_texts` rebuilds them with the
+same public functions and seeds, and a row equal to one (or sharing a 13-gram, or a near-duplicate) leaks
+into that probe. It builds every probe the generators can make from a set, every kind for every case, a
+superset of the ones the suite's constants pick, so the check does not drift when those change.
+A text with no words normalises to "": such texts match when both are blank (whitespace and invisible
+characters only), or when their symbols are the same ("???" is not the empty message).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from harness.adversarial import (
+    CONTENT_FREE,
+    KINDS,
+    MARKUP_KINDS,
+    RouterPrompt,
+    long_input,
+    perturb,
+    seed_for,
+    wrap_in_markup,
+)
 from harness.curation import minhash
 from harness.curation.config import CurationError
-from harness.curation.records import Example, StageOutput, project_path, reject
+from harness.curation.records import Example, Rejection, StageOutput, project_path, reject
 from harness.curation.text import WordHasher, ngram_hashes, normalise
-from harness.golden import GoldenError, display_path, list_sets, load_set, set_path
+from harness.golden import GoldenCase, GoldenError, display_path, list_sets, load_set, set_path
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,12 @@ class GoldenText:
     file: str
     case_id: str
     text: str
+    probe: str | None = None  # an adversarial probe's id (`b77-0003~typo`), made from case_id of file
+
+    def where(self) -> str:
+        if self.probe is None:
+            return f"{self.file} case {self.case_id}"
+        return f"adversarial probe {self.probe} (generated from {self.file})"
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,14 @@ class Leak:
     kind: str  # exact | ngram | near_dup
     golden: GoldenText
     detail: str
+
+    def reason(self) -> str:
+        return f"leaks into {self.golden.where()}: {self.detail}"
+
+    def record(self) -> dict[str, str]:
+        """What rejected.jsonl carries under "golden": file, case id, kind, and the probe id for a probe."""
+        found = {"file": self.golden.file, "case_id": self.golden.case_id, "kind": self.kind}
+        return found if self.golden.probe is None else {**found, "probe": self.golden.probe}
 
 
 def golden_texts(golden_dir: Path, root: Path | None = None) -> list[GoldenText]:
@@ -50,6 +83,58 @@ def golden_texts(golden_dir: Path, root: Path | None = None) -> list[GoldenText]
     return texts
 
 
+def router_sets(golden_dir: Path) -> list[str]:
+    """The golden sets the adversarial generators can probe: chat cases under a label-router system turn."""
+    return [name for name in list_sets(golden_dir) if _is_router(load_set(golden_dir, name))]
+
+
+def _is_router(cases: Sequence[GoldenCase]) -> bool:
+    first = next((c for c in cases if c.messages), None)
+    if first is None or first.messages[0]["role"] != "system":
+        return False
+    try:
+        RouterPrompt.parse(first.messages[0]["content"])
+    except ValueError:
+        return False
+    return True
+
+
+def probe_texts(golden_dir: Path, names: Sequence[str], root: Path | None = None) -> list[GoldenText]:
+    """Every adversarial probe of the named sets' chat cases, built as suites/test_adversarial.py builds its
+    own (same functions, seeds from `seed_for(case id, kind)`), plus the content-free messages once."""
+    texts: list[GoldenText] = []
+    for name in names:
+        path = project_path(set_path(golden_dir, name), root)
+        for case in load_set(golden_dir, name):
+            if case.messages:
+                texts.extend(GoldenText(path, case.id, text, f"{case.id}~{how}") for how, text in _probes(case))
+    if texts:
+        texts.extend(GoldenText(texts[0].file, "", text, f"empty~{how}") for how, text in CONTENT_FREE.items())
+    return texts
+
+
+def _probes(case: GoldenCase) -> list[tuple[str, str]]:
+    """(how, text) of each probe of one case: each perturbation, long asked last and first, each markup."""
+    query = str(case.messages[-1]["content"])
+    made = [(kind, perturb(query, kind, seed_for(case.id, kind))) for kind in KINDS]
+    seed = seed_for(case.id, "long")
+    made += [("long", long_input(query, seed, question_first=first).text) for first in (False, True)]
+    return made + [(kind, wrap_in_markup(query, kind)) for kind in MARKUP_KINDS]
+
+
+def exact_key(text: str) -> str:
+    """The key two texts must share to be the same text: normalised words; for a text without words, "blank"
+    (whitespace and invisible characters only) or its symbols, so "???" does not equal the empty message."""
+    if words := normalise(text):
+        return words
+    visible = "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace() and not _invisible(ch))
+    return f"\x00symbols:{visible}" if visible else "\x00blank"
+
+
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cf"  # format characters: zero-width space and joiners, BOM
+
+
 class LeakFinder:
     """Indexes the golden texts once; `find` checks any number of rows against them."""
 
@@ -58,7 +143,7 @@ class LeakFinder:
         self.hasher = WordHasher()
         self.exact: dict[str, GoldenText] = {}
         for g in reversed(self.golden):  # the first golden text wins on repeats
-            self.exact[normalise(g.text)] = g
+            self.exact[exact_key(g.text)] = g
         grams, offsets = ngram_hashes(self._words([g.text for g in self.golden]), ngram, shorter=False)
         self.grams: dict[int, GoldenText] = {}
         for k in reversed(range(len(self.golden))):
@@ -75,7 +160,7 @@ class LeakFinder:
         texts = [t for turns in rows for t in turns]
         leaks: dict[int, Leak] = {}
         for owner, text in zip(owners, texts, strict=True):
-            if owner not in leaks and (hit := self.exact.get(normalise(text))):
+            if owner not in leaks and (hit := self.exact.get(exact_key(text))):
                 leaks[owner] = Leak("exact", hit, "same text once normalised")
         grams, offsets = ngram_hashes(self._words(texts), self.ngram, shorter=False)
         for k, owner in enumerate(owners):
@@ -96,26 +181,35 @@ class LeakFinder:
 
 
 def finder_for(
-    golden_dir: Path, ngram: int, near: minhash.MinHashParams | None, root: Path | None = None
+    golden_dir: Path,
+    ngram: int,
+    near: minhash.MinHashParams | None,
+    root: Path | None = None,
+    probes_from: Sequence[str] | None = (),
 ) -> LeakFinder:
-    """A finder over every golden set under `golden_dir` (files recorded relative to `root`)."""
+    """A finder over every golden set under `golden_dir` (files recorded relative to `root`), and over the
+    adversarial probes of the sets in `probes_from` (None: every label-router set; the default: none)."""
     try:
-        return LeakFinder(golden_texts(golden_dir, root), ngram, near)
+        texts = golden_texts(golden_dir, root)
+        names = router_sets(golden_dir) if probes_from is None else probes_from
+        return LeakFinder(texts + probe_texts(golden_dir, names, root), ngram, near)
     except GoldenError as error:
         raise CurationError(f"golden sets under {display_path(golden_dir)} could not be loaded: {error}") from None
 
 
 def remove(examples: list[Example], finder: LeakFinder) -> StageOutput:
     leaks = finder.find([e.user_turns() for e in examples])
-    rejected = []
-    for i, leak in sorted(leaks.items()):
-        reason = f"leaks into {leak.golden.file} case {leak.golden.case_id}: {leak.detail}"
-        rejected.append(reject("leakage", examples[i], reason, golden={"file": leak.golden.file,
-                               "case_id": leak.golden.case_id, "kind": leak.kind}))  # fmt: skip
     kept = [e for i, e in enumerate(examples) if i not in leaks]
     by_kind: dict[str, int] = {}
     for leak in leaks.values():
         by_kind[leak.kind] = by_kind.get(leak.kind, 0) + 1
-    info = {"golden_texts": len(finder.golden), "ngram": finder.ngram, "near_dup": finder.near is not None,
-            "by_kind": by_kind}  # fmt: skip
-    return StageOutput(kept, rejected, info)
+    probes = sum(g.probe is not None for g in finder.golden)
+    info = {"golden_texts": len(finder.golden) - probes, "probe_texts": probes, "ngram": finder.ngram,
+            "near_dup": finder.near is not None, "by_kind": by_kind,
+            "into_probes": sum(leak.golden.probe is not None for leak in leaks.values())}  # fmt: skip
+    return StageOutput(kept, rejections("leakage", examples, leaks), info)
+
+
+def rejections(stage: str, examples: Sequence[Example], leaks: dict[int, Leak]) -> list[Rejection]:
+    """One rejection per leaking row, naming the golden case or adversarial probe it leaks into."""
+    return [reject(stage, examples[i], leak.reason(), golden=leak.record()) for i, leak in sorted(leaks.items())]
