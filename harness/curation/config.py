@@ -9,6 +9,7 @@ Other top-level sections (`train:`) belong to other stages and are not read here
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
@@ -106,6 +107,24 @@ class LeakageConfig:
     golden_dir: str = "golden"
     ngram: int = 13
     near_dup: bool = True
+    # golden sets whose adversarial probes (harness.adversarial, as suites/test_adversarial.py builds them) are
+    # checked too; None: every set whose system turn is a label-router prompt, [] for none
+    probes_from: list[str] | None = None
+
+
+# The augmentation transforms and their default share of the augmented rows (harness.curation.augment).
+# Content-free rows are few: they all carry the fallback label, which must not become the largest class.
+AUGMENT_MIX: dict[str, float] = {"typo": 0.25, "casing": 0.15, "spacing": 0.15, "framing": 0.15, "long": 0.10,
+                                 "markup": 0.15, "content_free": 0.05}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    enabled: bool = False  # off unless a config turns it on: synthetic rows must earn their place in an ablation
+    share: float = 0.10  # augmented rows' share of the final train split
+    seed: int = 0
+    mix: dict[str, float] = field(default_factory=lambda: dict(AUGMENT_MIX))  # weights, normalised to sum to 1
+    fallback_label: str | None = None  # content-free rows' label; None: the only entry of extra_labels
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,7 @@ class CurateConfig:
     label_noise: LabelNoiseConfig = field(default_factory=LabelNoiseConfig)
     leakage: LeakageConfig = field(default_factory=LeakageConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 
 
@@ -302,7 +322,45 @@ def _path_problems(curation: Curation) -> list[Problem]:
     for keys, path in ((("curate", "labels"), c.labels), (("curate", "prompt", "system_from"), c.prompt.system_from)):
         if path is not None and not curation.path(path).is_file():
             problems.append((keys, f"{path} does not exist — fix the path"))
-    return problems
+    golden_dir = curation.path(c.leakage.golden_dir)
+    for i, name in enumerate(c.leakage.probes_from or []):
+        if not (golden_dir / name / "cases.jsonl").is_file():
+            problems.append((("curate", "leakage", "probes_from", i), f"no golden set {name!r} under {golden_dir}"))
+    return problems + _fallback_problems(curation)
+
+
+def fallback_label(c: CurateConfig) -> str | None:
+    """The label content-free augmented rows get: augment.fallback_label, else the only extra label (the
+    router's fallback is the label a task adds to its intent list; with several, which one is ambiguous)."""
+    if c.augment.fallback_label is not None:
+        return c.augment.fallback_label
+    return c.extra_labels[0] if len(c.extra_labels) == 1 else None
+
+
+def _fallback_problems(curation: Curation) -> list[Problem]:
+    """Content-free rows need a fallback label, and one the label list allows."""
+    c, keys = curation.curate, ("curate", "augment", "fallback_label")
+    if not c.augment.enabled or not c.augment.mix.get("content_free"):
+        return []
+    label = fallback_label(c)
+    if label is None:
+        return [(keys, f"content-free rows need a label and extra_labels {c.extra_labels} does not name exactly one "
+                       "— set fallback_label (e.g. out_of_scope) or mix.content_free: 0")]  # fmt: skip
+    allowed = _label_file(curation)
+    if allowed is not None and label not in allowed and label not in c.extra_labels:
+        return [(keys, f"{label!r} is neither in {c.labels} nor in extra_labels — add it to extra_labels")]
+    return []
+
+
+def _label_file(curation: Curation) -> list[str] | None:
+    """The label list's entries, or None when there is none or it is unreadable (the pipeline reports that)."""
+    if curation.curate.labels is None:
+        return None
+    try:
+        labels = json.loads(curation.path(curation.curate.labels).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return labels if isinstance(labels, list) else None
 
 
 def _value_problems(c: CurateConfig) -> list[Problem]:
@@ -325,4 +383,20 @@ def _value_problems(c: CurateConfig) -> list[Problem]:
     for keys, (number, least) in minimums.items():
         if number < least:
             problems.append((("curate", *keys), f"{number} is too small — use at least {least}"))
+    return problems + _augment_problems(c.augment)
+
+
+def _augment_problems(a: AugmentConfig) -> list[Problem]:
+    """share a fraction, mix keys known transforms with non-negative weights, some weight somewhere."""
+    keys = ("curate", "augment")
+    problems: list[Problem] = []
+    if not 0 < a.share < 1:
+        problems.append(((*keys, "share"), f"{a.share} must be in (0, 1): the augmented rows' share of train"))
+    for name, weight in a.mix.items():
+        if name not in AUGMENT_MIX:
+            problems.append(((*keys, "mix", name), f"unknown transform — valid: {', '.join(AUGMENT_MIX)}"))
+        elif weight < 0:
+            problems.append(((*keys, "mix", name), f"{weight} is negative — use a weight >= 0"))
+    if not sum(w for w in a.mix.values() if w > 0):
+        problems.append(((*keys, "mix"), "no transform has a weight above 0 — give one, or set enabled: false"))
     return problems

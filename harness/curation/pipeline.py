@@ -1,10 +1,12 @@
 """`harness curate`: raw rows → curated chat splits, one stage after another, every rejection logged.
 
-    load → schema → exact dedup → near-dup → semantic dedup → PII → label noise → leakage → split → report
+    load → schema → exact dedup → near-dup → semantic dedup → PII → label noise → leakage → split
+         → augment (train split only, when enabled) → report
 
 Each stage takes the examples the previous one kept and returns the ones it keeps, the rows it rejected
 (with a reason) and figures for curation.json; the ledger times it and counts rows in and out, so
-curation.json can show where every row went.
+curation.json can show where every row went. Augmentation runs after the split so that val and test
+hold real rows only; its output is the train rows plus the augmented rows that passed its checks.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness.curation import dedup, label_noise, leakage, pii, report, schema, semantic, sources
-from harness.curation.config import Curation, CurationError
+from harness.curation import augment, dedup, label_noise, leakage, pii, report, schema, semantic, sources
+from harness.curation.config import Curation, CurationError, fallback_label
 from harness.curation.records import Example, SourceRow, StageOutput, project_path
 from harness.curation.split import split
 from harness.golden import GoldenError, load_set
@@ -70,7 +72,7 @@ def curate(curation: Curation, log: Log = lambda line: None) -> Result:
     labels = schema.load_labels(_optional_path(curation, c.labels))
     if labels is not None and c.extra_labels:
         labels = [*labels, *(label for label in c.extra_labels if label not in labels)]
-    finder = _leak_finder(curation) if c.leakage.enabled else None
+    finder = _leak_finder(curation) if c.leakage.enabled or c.augment.enabled else None
     redactor = pii.Redactor(c.pii, _cache_dir(curation)) if c.pii.enabled else None
     golden_labels = _golden_labels(curation)
 
@@ -81,7 +83,7 @@ def curate(curation: Curation, log: Log = lambda line: None) -> Result:
         ("semantic_dedup", partial(semantic.dedup, config=c.semantic) if c.semantic.enabled else None),
         ("pii", partial(pii.redact, redactor=redactor) if redactor else None),
         ("label_noise", partial(label_noise.flag, config=c.label_noise) if c.label_noise.enabled else None),
-        ("leakage", partial(leakage.remove, finder=finder) if finder else None),
+        ("leakage", partial(leakage.remove, finder=finder) if finder and c.leakage.enabled else None),
     ]
     for name, work in steps:
         if work is None:
@@ -98,8 +100,13 @@ def curate(curation: Curation, log: Log = lambda line: None) -> Result:
         where = project_path(curation.output_dir / "rejected.jsonl", curation.root)
         raise CurationError(f"{error} (every rejection is in {where})") from None
     ledger.log(f"{'split':<15} {len(examples):>7} in: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    split_elapsed = time.perf_counter() - split_started
+    if c.augment.enabled and finder is not None:
+        guard = augment.Guard(finder, augment.held_out(splits), c.schema)
+        work = partial(augment.augment, config=c.augment, system=system, fallback=fallback_label(c), guard=guard)
+        splits["train"] = ledger.stage("augment", work, splits["train"])
     summary = _summary(curation, ledger, len(rows), system, labels, splits, golden_labels, started)
-    summary["split_elapsed_s"] = round(time.perf_counter() - split_started, 3)
+    summary["split_elapsed_s"] = round(split_elapsed, 3)
     report.write(curation.output_dir, splits, ledger.rejected, ledger.review, summary)
     return Result(curation.output_dir, summary)
 
@@ -122,6 +129,7 @@ def _summary(
         "stages": ledger.stages,
         "splits": {name: len(members) for name, members in splits.items()},
         "pii": next((s["info"] for s in ledger.stages if s["name"] == "pii" and "info" in s), None),
+        "augment": next((s["info"] for s in ledger.stages if s["name"] == "augment"), {"enabled": False}),
         "distribution": report.distribution(splits, labels, golden_labels),
         "golden_set": curation.curate.report.golden_set,
         "elapsed_s": round(time.perf_counter() - started, 3),
@@ -144,7 +152,8 @@ def _load(curation: Curation, ledger: Ledger) -> list[SourceRow]:
 def _leak_finder(curation: Curation) -> leakage.LeakFinder:
     c = curation.curate
     near = c.near_dup.params() if c.leakage.near_dup else None
-    return leakage.finder_for(curation.path(c.leakage.golden_dir), c.leakage.ngram, near, curation.root)
+    golden_dir = curation.path(c.leakage.golden_dir)
+    return leakage.finder_for(golden_dir, c.leakage.ngram, near, curation.root, c.leakage.probes_from)
 
 
 def _cache_dir(curation: Curation) -> Path:
@@ -174,7 +183,7 @@ def _inputs(curation: Curation) -> list[dict[str, str]]:
     paths = [curation.path(s.path) for s in c.sources]
     paths += [curation.path(p) for p in (c.labels, c.prompt.system_from) if p]
     golden_dir = curation.path(c.leakage.golden_dir)
-    if c.leakage.enabled and golden_dir.is_dir():
+    if (c.leakage.enabled or c.augment.enabled) and golden_dir.is_dir():
         paths += sorted(golden_dir.glob("*/cases.jsonl"))
     unique = list(dict.fromkeys(paths))
     return [{"path": project_path(p, curation.root), "sha256": sources.sha256(p)} for p in unique]

@@ -1,10 +1,11 @@
 """Stage 8 and the outputs: the label distribution report, and the files a curation run writes.
 
-    train.jsonl, val.jsonl, test.jsonl   one {"id", "messages", "label"} per line (what training reads)
-    rejected.jsonl                       one {"stage", "reason", "source", "row", "duplicate_of"?} per dropped row
-    review.jsonl                         label-noise flags for a human to look at
-    curation.json                        counts per stage, parameters, input hashes, PII counts, distribution
-    summary.md                           the same, short, for a person
+train.jsonl, val.jsonl, test.jsonl   one {"id", "messages", "label"} per line (what training reads);
+                                     augmented train rows add {"augmented": {"source", "transform"}}
+rejected.jsonl                       one {"stage", "reason", "source", "row", "duplicate_of"?} per dropped row
+review.jsonl                         label-noise flags for a human to look at
+curation.json                        counts per stage, parameters, input hashes, PII counts, distribution
+summary.md                           the same, short, for a person
 """
 
 from __future__ import annotations
@@ -81,8 +82,21 @@ def summary_markdown(curation: Mapping[str, Any]) -> str:
     if pii := curation.get("pii"):
         found = pii["counts"] or "none found"
         lines.append(f"PII redacted in {pii['rows_redacted']} rows: {found}. {pii['not_detected']}")
+    lines.append(augment_line(curation.get("augment") or {"enabled": False}))
     lines += ["", f"Next: `pytest suites/data --dataset={curation['output_dir']}` must pass before training.", ""]
     return "\n".join(lines)
+
+
+def augment_line(augment: Mapping[str, Any]) -> str:
+    """One sentence on the augmentation stage: off, or how many rows of which transform, against the share
+    asked, and how many candidates were rejected (leaking into a golden case or probe, in val/test, too long)."""
+    if not augment.get("enabled"):
+        return "Augmentation: off (curate.augment.enabled: false); every training row is a real row."
+    kinds = ", ".join(f"{name} {n}" for name, n in augment["by_transform"].items())
+    rejected = ", ".join(f"{cause} {n}" for cause, n in augment["rejected"].items()) or "none"
+    return (f"Augmentation: {augment['rows']} of {augment['train_rows'] + augment['rows']} train rows "
+            f"({augment['share']:.1%}, asked {augment['share_target']:.1%}): {kinds}; candidates rejected: "
+            f"{rejected} (rejected.jsonl, stage augment).")  # fmt: skip
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
