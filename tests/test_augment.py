@@ -174,6 +174,8 @@ def test_the_share_is_respected_and_reported(runs):
     stage = next(s for s in on["curation"]["stages"] if s["name"] == "augment")
     assert stage["in"] == len(real_rows) and stage["out"] == len(on["splits"]["train"])
     summary = (on["out"] / "summary.md").read_text()
+    kept = sum(len(rows) for rows in on["splits"].values()) - len(rows)
+    assert f"rows read, {kept} kept plus {len(rows)} augmented (train {len(on['splits']['train'])}," in summary
     assert f"Augmentation: {len(rows)} of {len(on['splits']['train'])} train rows" in summary
     assert "| augment |" in summary
     assert runs["off"]["curation"]["augment"] == {"enabled": False}

@@ -64,8 +64,10 @@ def write(out_dir: Path, splits: Mapping[str, Sequence[Example]], rejected: Iter
 
 
 def summary_markdown(curation: Mapping[str, Any]) -> str:
+    made = (curation.get("augment") or {}).get("rows", 0)
+    kept = f"{sum(curation['splits'].values()) - made} kept" + (f" plus {made} augmented" if made else "")
     lines = [f"# Curation: {curation['task']}", "",
-             f"{curation['rows_read']} rows read, {sum(curation['splits'].values())} kept "
+             f"{curation['rows_read']} rows read, {kept} "
              f"({', '.join(f'{k} {v}' for k, v in curation['splits'].items())}) in {curation['elapsed_s']:.1f} s.",
              "", "| stage | in | out | rejected | flagged | seconds |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for stage in curation["stages"]:
