@@ -149,7 +149,8 @@ SIGN_OFFS = ("Best wishes,\nAlex", "Thanks,\nPriya", "Kind regards,\nTom", "All 
 def long(text: str, rng: random.Random, room: int) -> str:
     """The message inside an e-mail of 40 to 160 words of small talk, asked at its start, middle or end;
     filler sentences are left out from the end until the whole fits in `room` characters."""
-    target, pool, sentences = rng.randint(40, 160), rng.sample(FILLER, len(FILLER)), []
+    target, pool = rng.randint(40, 160), rng.sample(FILLER, len(FILLER))
+    sentences: list[str] = []
     while sum(len(s.split()) for s in sentences) < target:  # each sentence once before any repeats
         sentences.append(pool[len(sentences) % len(pool)])
     where, opening, sign_off = rng.choice(("start", "middle", "end")), rng.choice(OPENINGS), rng.choice(SIGN_OFFS)

@@ -89,11 +89,11 @@ def router_sets(golden_dir: Path) -> list[str]:
 
 
 def _is_router(cases: Sequence[GoldenCase]) -> bool:
-    first = next((c for c in cases if c.messages), None)
-    if first is None or first.messages[0]["role"] != "system":
+    messages = next((c.messages for c in cases if c.messages), None)
+    if not messages or messages[0]["role"] != "system":
         return False
     try:
-        RouterPrompt.parse(first.messages[0]["content"])
+        RouterPrompt.parse(messages[0]["content"])
     except ValueError:
         return False
     return True
@@ -106,18 +106,18 @@ def probe_texts(golden_dir: Path, names: Sequence[str], root: Path | None = None
     for name in names:
         path = project_path(set_path(golden_dir, name), root)
         for case in load_set(golden_dir, name):
-            if case.messages:
-                texts.extend(GoldenText(path, case.id, text, f"{case.id}~{how}") for how, text in _probes(case))
+            if case.messages:  # the suite probes the last turn, the user's question
+                made = _probes(case.id, str(case.messages[-1]["content"]))
+                texts.extend(GoldenText(path, case.id, text, f"{case.id}~{how}") for how, text in made)
     if texts:
         texts.extend(GoldenText(texts[0].file, "", text, f"empty~{how}") for how, text in CONTENT_FREE.items())
     return texts
 
 
-def _probes(case: GoldenCase) -> list[tuple[str, str]]:
+def _probes(case_id: str, query: str) -> list[tuple[str, str]]:
     """(how, text) of each probe of one case: each perturbation, long asked last and first, each markup."""
-    query = str(case.messages[-1]["content"])
-    made = [(kind, perturb(query, kind, seed_for(case.id, kind))) for kind in KINDS]
-    seed = seed_for(case.id, "long")
+    made = [(kind, perturb(query, kind, seed_for(case_id, kind))) for kind in KINDS]
+    seed = seed_for(case_id, "long")
     made += [("long", long_input(query, seed, question_first=first).text) for first in (False, True)]
     return made + [(kind, wrap_in_markup(query, kind)) for kind in MARKUP_KINDS]
 
