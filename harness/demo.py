@@ -111,9 +111,9 @@ def decision_cell(step: Step, decision: dict[str, Any] | None) -> str:
             return f"unchanged: already champion (v{decision['champion_before']})"
         return f"promoted: champion v{decision['registered']}"
     why = []
-    if decision["gates_failed"]:
-        why.append(f"{len(decision['gates_failed'])} gates failed ({', '.join(decision['gates_failed'][:3])}"
-                   + (", …)" if len(decision["gates_failed"]) > 3 else ")"))  # fmt: skip
+    failed = sorted(decision["gates_failed"], key=lambda name: (name not in (ACCURACY_GATE, FORGETTING_GATE), name))
+    if failed:  # the task's accuracy and forgetting first: the table's own columns
+        why.append(f"{len(failed)} gates failed ({', '.join(failed[:3])}" + (", …)" if len(failed) > 3 else ")"))
     if decision["worse_than_champion"]:
         why.append(f"worse than champion v{decision['champion_before']} on "
                    f"{len(decision['worse_than_champion'])} gates")  # fmt: skip

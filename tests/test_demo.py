@@ -66,10 +66,12 @@ def test_the_cheap_baselines_come_from_the_base_run_and_the_stronger_classifier_
 def test_the_decision_column_says_what_promote_decided_and_why() -> None:
     step = Step("promote", 1.0, 1)
     refused = {"promote": False, "already_champion": False, "champion_before": "3", "registered": None,
-               "gates_failed": ["banking77.accuracy", "banking77.macro_f1", "a", "b"],
+               "gates_failed": ["a", "b", "banking77.macro_f1", "regression.no_forgetting", "banking77.accuracy"],
                "worse_than_champion": ["banking77.accuracy"], "reasons": ["gate(s) failed: ..."]}  # fmt: skip
-    assert decision_cell(step, refused) == ("REFUSED: 4 gates failed (banking77.accuracy, banking77.macro_f1, a, …); "
-                                            "worse than champion v3 on 1 gates")  # fmt: skip
+    assert decision_cell(step, refused) == (
+        "REFUSED: 5 gates failed (banking77.accuracy, regression.no_forgetting, a, …); "
+        "worse than champion v3 on 1 gates"
+    )
     promoted = {**refused, "promote": True, "registered": "4", "gates_failed": [], "worse_than_champion": []}
     assert decision_cell(Step("promote", 1.0, 0), promoted) == "promoted: champion v4"
     assert decision_cell(step, {**promoted, "already_champion": True}) == "unchanged: already champion (v3)"
