@@ -51,7 +51,8 @@ def main() -> None:
         lambda i, text: passes(text, cases[i].expected), max_new_tokens=MAX_NEW_TOKENS,
         batch_size=harness.generation.batch_size)  # fmt: skip
     robust = [c.id for i, c in enumerate(cases) if reference[i] and all(v.passed[i] for v in variants)]
-    record = {"set": args.set, "null_adapter_seed": args.seed, "cases": len(cases), "reference_passes": sum(reference), "robust": len(robust),
+    record = {"set": args.set, "null_adapter_seed": args.seed, "cases": len(cases),
+              "reference_passes": sum(reference), "robust": len(robust),
               "variants": {v.name: v.to_json(sum(reference)) for v in variants},
               "seconds": round(time.perf_counter() - started), "cpu": cpu_flags()}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)

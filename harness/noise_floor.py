@@ -30,7 +30,6 @@ from harness.progress import plain_progress
 
 REFERENCE = "reference"
 """fp32, the generation defaults' batch size: how the suites run the base on CPU."""
-VARIANTS = ("bf16", "batch1", "batch5", "null-adapter")
 NULL_ADAPTER_STEPS = 48
 """Steps of 32 replay rows (~10 passes over 150 prompts): more replay than a task adapter ever sees."""
 
@@ -49,27 +48,23 @@ class VariantRun:
 
 
 def generate(
-    source: HFSource, prompts: Sequence[Prompt], max_new_tokens: int, *, batch_size: int, bf16: bool = False
+    weights: HFWeights, prompts: Sequence[Prompt], max_new_tokens: int, *, batch_size: int, label: str
 ) -> list[Completion]:
     """Greedy answers straight from the weights: no generation cache, so every variant really runs."""
+    backend = HFBackend(weights, GenerationCache(Path("/nonexistent"), enabled=False), label=label,
+                        batch_size=batch_size)  # fmt: skip
+    params = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_p": 1.0}
+    answers: dict[int, Completion] = dict(backend.generate(prompts, params, plain_progress))
+    return [answers[i] for i in range(len(prompts))]
+
+
+def _in_bf16(source: HFSource) -> HFWeights:
+    """The same weights, cast to bfloat16 once loaded."""
     import torch
 
     weights = HFWeights(source)
-    model, _ = weights.get()
-    if bf16:
-        model.to(torch.bfloat16)
-    backend = HFBackend(weights, GenerationCache(Path("/nonexistent"), enabled=False), label=_label(source, bf16),
-                        batch_size=batch_size)  # fmt: skip
-    params = {"max_new_tokens": max_new_tokens, "temperature": 0.0, "top_p": 1.0}
-    answers: list[Completion | None] = [None] * len(prompts)
-    for index, completion in backend.generate(prompts, params, plain_progress):
-        answers[index] = completion
-    return [a for a in answers if a is not None]
-
-
-def _label(source: HFSource, bf16: bool) -> str:
-    name = "null adapter" if source.adapter_dir else "base"
-    return f"{name} (bf16)" if bf16 else name
+    weights.get()[0].to(torch.bfloat16)
+    return weights
 
 
 def train_null_adapter(
@@ -104,16 +99,17 @@ def measure(
     passes: Callable[[int, str], bool], *, max_new_tokens: int, batch_size: int,
 ) -> tuple[list[bool], list[VariantRun]]:  # fmt: skip
     """The reference run's passes and every variant's, with their flips against the reference."""
+    fp32 = HFWeights(HFSource(base_dir))  # loaded once for the three fp32 runs of the base
     runs = {
-        REFERENCE: dict(source=HFSource(base_dir), batch_size=batch_size),
-        "bf16": dict(source=HFSource(base_dir), batch_size=batch_size, bf16=True),
-        "batch1": dict(source=HFSource(base_dir), batch_size=1),
-        "batch5": dict(source=HFSource(base_dir), batch_size=5),
-        "null-adapter": dict(source=HFSource(base_dir, null_adapter), batch_size=batch_size),
+        REFERENCE: (fp32, batch_size),
+        "bf16": (_in_bf16(HFSource(base_dir)), batch_size),
+        "batch1": (fp32, 1),
+        "batch5": (fp32, 5),
+        "null-adapter": (HFWeights(HFSource(base_dir, null_adapter)), batch_size),
     }
     outcomes: dict[str, list[bool]] = {}
-    for name, kwargs in runs.items():
-        answers = generate(prompts=prompts, max_new_tokens=max_new_tokens, **kwargs)  # type: ignore[arg-type]
+    for name, (weights, size) in runs.items():
+        answers = generate(weights, prompts, max_new_tokens, batch_size=size, label=f"{name} run")
         outcomes[name] = [passes(i, a.text) for i, a in enumerate(answers)]
     reference = outcomes.pop(REFERENCE)
     variants = [VariantRun(name, passed, *flips(reference, passed, ids)) for name, passed in outcomes.items()]

@@ -52,3 +52,19 @@ def test_the_builder_drops_noisy_passes_and_their_twins_and_says_why(tmp_path: P
                    "twin-a": "passed, but flipped under bf16 (noise floor)",
                    "twin-b": "passed, but its twin failed", "wrong": "failed its checks"}  # fmt: skip
     assert build.noise_flips(tmp_path / "missing.json") == {}  # no record: every pass counts, as before
+
+
+def test_every_variant_runs_and_batching_changes_no_answer(tiny_model_dir: Path, tiny_adapter_dir: Path) -> None:
+    """On a tiny real model: the reference passes its own answers, and batch sizes 1 and 5 (other padding,
+    other neighbours) give exactly those answers again, as the Banking77 measurement found."""
+    from harness.models.hf import HFSource, HFWeights
+    from harness.noise_floor import generate, measure
+
+    prompts = [f"say something about {word}" for word in ("cats", "the sea", "a long green river", "x", "tea", "sun")]
+    reference = [a.text for a in generate(HFWeights(HFSource(tiny_model_dir)), prompts, 4, batch_size=16, label="t")]
+    passed, variants = measure(tiny_model_dir, tiny_adapter_dir, prompts, [f"c{i}" for i in range(len(prompts))],
+                               lambda i, text: text == reference[i], max_new_tokens=4, batch_size=16)  # fmt: skip
+    assert passed == [True] * len(prompts)
+    by_name = {v.name: v for v in variants}
+    assert set(by_name) == {"bf16", "batch1", "batch5", "null-adapter"}
+    assert by_name["batch1"].negative_flips == [] and by_name["batch5"].negative_flips == []

@@ -318,19 +318,13 @@ NOT_INPUTS = ("source", "output_dir", "experiment")
 def inputs_digest(config: TrainConfig, base_id: str) -> str:
     """sha256 of everything the adapter is a function of: the training settings, the curated train and val
     splits, the replay prompts and the base model's id. Same digest, same adapter: training is seeded."""
+    from harness.curation.sources import sha256
+
     settings = {k: v for k, v in asdict(config).items() if k not in NOT_INPUTS}
     files = [config.dataset / "train.jsonl", config.dataset / "val.jsonl", config.replay.prompts]
-    digests = {str(path): _file_sha256(path) for path in files if path is not None and path.is_file()}
+    digests = {str(path): sha256(path) for path in files if path is not None and path.is_file()}
     record = {"settings": settings, "files": digests, "base": base_id}
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _up_to_date(adapter_dir: Path, inputs: str) -> TrainResult | None:
