@@ -98,7 +98,7 @@ def accuracy_cell(found: dict[str, Any] | None) -> str:
 def forgetting_cell(results: dict[str, Any] | None) -> str:
     found = gate(results, FORGETTING_GATE)
     if not found:
-        return "- (reference)"
+        return "- (not measured)"  # an adapter's run without the gate must not read as the reference
     return f"{found['value']:.3f} ({'pass' if found['passed'] else 'FAIL'})"
 
 
@@ -149,6 +149,14 @@ def promote(adapter: Path) -> tuple[Step, Path | None]:
     return step, newest_report(f"*promote-{adapter.name}*", started)
 
 
+def adapter_row(label: str, adapter: Path, step: Step, report_dir: Path | None) -> tuple[str, str, str, str]:
+    """An adapter's table row from its promote run's results.json and decision.json."""
+    results = read_json(report_dir / "results.json" if report_dir else None)
+    decision = read_json(report_dir / "decision.json" if report_dir else None)
+    return (f"{label} ({adapter}, {trained_steps(adapter)} steps)", accuracy_cell(gate(results, ACCURACY_GATE)),
+            forgetting_cell(results), decision_cell(step, decision))  # fmt: skip
+
+
 def trained_steps(adapter: Path) -> int:
     summary = read_json(adapter / "training_summary.json") or {}
     return int(summary.get("result", {}).get("steps", 0))
@@ -176,12 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("base (SmolLM2-135M-Instruct)", accuracy_cell(gate(base, ACCURACY_GATE)), "- (reference)", "the bar"),
         *baseline_rows(base),
-        *[(f"{label} ({path}, {trained_steps(path)} steps)", accuracy_cell(gate(read_json(where / "results.json"),
-          ACCURACY_GATE)) if where else "-", forgetting_cell(read_json(where / "results.json") if where else None),
-          decision_cell(step, read_json(where / "decision.json") if where else None))
-          for label, path, step, where in (("adapter", ADAPTER, champion_step, champion_dir),
-                                           ("weaker candidate", CANDIDATE, candidate_step, candidate_dir))],
-    ]  # fmt: skip
+        adapter_row("adapter", ADAPTER, champion_step, champion_dir),
+        adapter_row("weaker candidate", CANDIDATE, candidate_step, candidate_dir),
+    ]
     print("\n" + table(rows))
     print(f"\nreports: base {base_dir}, adapter {champion_dir}, candidate {candidate_dir}")
     print("times: " + ", ".join(f"{s.name} {s.seconds / 60:.1f} min" for s in steps)

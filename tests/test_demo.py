@@ -24,7 +24,7 @@ def test_the_table_reads_accuracy_and_forgetting_from_gate_records(tmp_path: Pat
 
     assert accuracy_cell(gate(adapter, "banking77.accuracy")) == "0.400 [0.350, 0.450]"
     assert forgetting_cell(adapter) == "0.020 (pass)"
-    assert forgetting_cell(base) == "- (reference)"
+    assert forgetting_cell(base) == "- (not measured)"
     assert accuracy_cell(gate(read_json(None), "banking77.accuracy")) == "-"
     lines = table([("base", accuracy_cell(gate(base, "banking77.accuracy")), forgetting_cell(base), "the bar")])
     lines = lines.splitlines()
@@ -76,3 +76,22 @@ def test_the_decision_column_says_what_promote_decided_and_why() -> None:
     assert decision_cell(Step("promote", 1.0, 0), promoted) == "promoted: champion v4"
     assert decision_cell(step, {**promoted, "already_champion": True}) == "unchanged: already champion (v3)"
     assert decision_cell(Step("promote", 1.0, 2), None) == "no decision (promote exit 2)"
+
+
+def test_an_adapter_row_reads_its_promote_run_and_its_training_summary(tmp_path: Path) -> None:
+    from harness.demo import adapter_row
+
+    accuracy = gates.GateResult("banking77.accuracy", "at_least", 0.873, (0.836, 0.902), 0.85, False, "", {}, [])
+    run = _record(tmp_path, "promote", [accuracy.to_record()])
+    (run / "decision.json").write_text(json.dumps({"promote": False, "already_champion": False, "reasons": ["r"],
+                                                   "gates_failed": ["banking77.accuracy"], "worse_than_champion": [],
+                                                   "champion_before": None, "registered": None}))  # fmt: skip
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "training_summary.json").write_text(json.dumps({"result": {"steps": 942}}))
+    assert adapter_row("adapter", adapter, Step("promote", 1.0, 1), run) == (
+        f"adapter ({adapter}, 942 steps)", "0.873 [0.836, 0.902]", "- (not measured)",
+        "REFUSED: 1 gates failed (banking77.accuracy)",
+    )  # fmt: skip
+    assert adapter_row("candidate", adapter, Step("promote", 1.0, 2), None)[1:] == (
+        "-", "- (not measured)", "no decision (promote exit 2)")  # fmt: skip
