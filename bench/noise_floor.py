@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="the null adapter's seed (default: the config's)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "noise_floor.json")
     args = parser.parse_args()
+    if args.null_adapter and not (args.null_adapter / "adapter_config.json").is_file():
+        parser.error(f"--null-adapter {args.null_adapter}: no adapter_config.json there; pass a PEFT adapter "
+                     "directory, or leave the option out to train one")  # fmt: skip
     print(f"cpu: {cpu_flags()}", flush=True)
     harness = HarnessConfig.load(ROOT)
     cases = load_set(harness.golden_dir, args.set)
