@@ -252,9 +252,27 @@ def test_whole_answers_learn_the_end_of_turn_and_cut_ones_do_not(tiny_model_dir:
     assert whole["completion_mask"].index(1) == cut["completion_mask"].index(1)  # same prompt, same boundary
 
     answers = [Completion("a", 1, 1, 0.1, finish_reason="stop"), Completion("b b b", 1, 3, 0.1, finish_reason="length")]
-    rows = replay_rows(["p1", "p2"], answers, count=5)
+    chats = [[{"role": "user", "content": "p1"}], [{"role": "user", "content": "p2"}]]
+    rows = replay_rows(chats, answers, count=5)
     assert [r.completion for r in rows] == ["a", "b b b", "a", "b b b", "a"]
     assert [r.finished for r in rows[:2]] == [True, False]
+
+
+def test_replay_prompts_read_single_turns_and_few_shot_chats(tmp_path: Path) -> None:
+    from harness.train.data import DatasetError, replay_prompts
+
+    few_shot = [{"role": "user", "content": "Say hi in capitals."}, {"role": "assistant", "content": "HI"},
+                {"role": "user", "content": "Say bye in capitals."}]  # fmt: skip
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"prompt": "Name a tree."}) + "\n\n" + json.dumps({"messages": few_shot}) + "\n")
+    assert replay_prompts(path) == [[{"role": "user", "content": "Name a tree."}], few_shot]
+
+    path.write_text(json.dumps({"prompt": "ok"}) + "\n" + json.dumps({"messages": few_shot[:2]}) + "\n")
+    with pytest.raises(DatasetError, match=r"prompts.jsonl:2: the chat must end with a user turn"):
+        replay_prompts(path)
+    path.write_text(json.dumps({"text": "no prompt key"}) + "\n")
+    with pytest.raises(DatasetError, match=r"prompts.jsonl:1: expected \{\"prompt\""):
+        replay_prompts(path)
 
 
 @pytest.mark.integration

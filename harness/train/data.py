@@ -101,26 +101,41 @@ def val_cases(rows: list[dict[str, Any]]) -> list[ValCase]:
     ]  # fmt: skip
 
 
-def replay_prompts(path: Path) -> list[str]:
-    """General prompts, one `{"prompt": ...}` per line, whose base-model answers are replayed."""
-    prompts = []
+def replay_prompts(path: Path) -> list[list[dict[str, str]]]:
+    """General chats whose base-model answers are replayed: one `{"prompt": "..."}` (a single user turn)
+    or `{"messages": [...]}` (earlier turns, ending with a user turn) per line."""
+    chats = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            prompt = json.loads(line)["prompt"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise DatasetError(f"{path}:{number}: expected {{\"prompt\": \"...\"}}") from None
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise DatasetError(f"{path}:{number}: prompt must be a non-empty string")
-        prompts.append(prompt)
-    return prompts
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DatasetError(f"{path}:{number}: not JSON ({error.msg})") from None
+        chats.append(_replay_chat(entry, f"{path}:{number}"))
+    return chats
 
 
-def replay_rows(prompts: list[str], answers: list[Any], count: int) -> list[TrainRow]:
+def _replay_chat(entry: Any, where: str) -> list[dict[str, str]]:
+    expected = 'expected {"prompt": "..."} or {"messages": [..., {"role": "user", "content": "..."}]}'
+    if isinstance(entry, dict) and isinstance(entry.get("prompt"), str) and entry["prompt"].strip():
+        return [{"role": "user", "content": entry["prompt"]}]
+    messages = entry.get("messages") if isinstance(entry, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise DatasetError(f"{where}: {expected}")
+    for turn in messages:
+        if not isinstance(turn, dict) or turn.get("role") not in {"system", "user", "assistant"} \
+                or not isinstance(turn.get("content"), str) or not turn["content"].strip():  # fmt: skip
+            raise DatasetError(f"{where}: every message needs a role (system, user or assistant) and non-empty content")
+    if messages[-1]["role"] != "user":
+        raise DatasetError(f"{where}: the chat must end with a user turn, which the base model answers")
+    return [{"role": turn["role"], "content": turn["content"]} for turn in messages]
+
+
+def replay_rows(prompts: list[list[dict[str, str]]], answers: list[Any], count: int) -> list[TrainRow]:
     """`count` rows of the base model's own answers, cycling through the prompts when there are fewer."""
     rows = [
-        TrainRow(prompt=[{"role": "user", "content": prompt}], completion=answer.text,
+        TrainRow(prompt=prompt, completion=answer.text,
                  finished=answer.finish_reason == "stop")
         for prompt, answer in zip(prompts, answers, strict=True)
         if answer.text.strip()

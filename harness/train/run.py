@@ -144,19 +144,19 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
         cache.close()
     rows = replay_rows(prompts, answers, wanted)
     finished = sum(a.finish_reason == "stop" for a in answers)
-    print(f"replay: {len(rows)} rows from {len(prompts)} general prompts answered by the base model "
+    print(f"replay: {len(rows)} rows from {len(prompts)} general chats answered by the base model "
           f"({finished} whole answers; {len(prompts) - finished} cut at {settings.max_new_tokens} tokens, "
           "learned without an end of turn)", flush=True)  # fmt: skip
     return rows
 
 
-def _without_golden_leaks(prompts: list[str], harness: HarnessConfig) -> list[str]:
-    """Replay prompts skip curation, so they get its leakage check here: none may repeat a golden case."""
+def _without_golden_leaks(prompts: list[list[dict[str, str]]], harness: HarnessConfig) -> list[list[dict[str, str]]]:
+    """Replay chats skip curation, so they get its leakage check here: no turn may repeat a golden case."""
     from harness.curation.leakage import finder_for
     from harness.curation.minhash import MinHashParams
 
     finder = finder_for(harness.golden_dir, 13, MinHashParams(), harness.root)
-    leaks = finder.find([[prompt] for prompt in prompts])
+    leaks = finder.find([[turn["content"] for turn in chat] for chat in prompts])
     for index, leak in sorted(leaks.items()):
         print(f"replay: dropped prompt {index + 1}: {leak.detail} as {leak.golden.case_id}", flush=True)
     return [prompt for i, prompt in enumerate(prompts) if i not in leaks]

@@ -1,13 +1,19 @@
-"""Build training/data/general/prompts.jsonl: general prompts whose base-model answers are replayed in training.
+"""Build training/data/general/prompts.jsonl: general chats whose base-model answers are replayed in training.
 
     .venv/bin/python training/data/general/build.py
 
 Replay fights forgetting: mixing the base model's own answers to everyday requests into a narrow
-task's training data keeps the adapter answering them the way the base did. These prompts must not
-be the regression suite's: golden/regression tests facts, arithmetic and format instructions, so this
-pool asks for short explanations, advice, notes and titles instead (and curation's leakage stage
-checks the overlap anyway). The templates ask for short answers on purpose: replay must show the model
-whole answers, ending where the base model ends them, within the replay's token budget. Deterministic: topics x templates, shuffled with a fixed seed.
+task's training data keeps the adapter answering them the way the base did. A narrow task teaches the
+adapter one shape of answer (a label on one line), so replay must show the other shapes a chat model
+gives: explanations and advice, but also lists, JSON, capitals, answers that open or close with a
+given word, and answers that follow the format of an earlier turn (few-shot chats). These are the
+kinds of request the regression suite asks too, but never its cases: the topics here are everyday
+subjects, not its capitals, opposites, animals or sums, and `harness train` drops any prompt that
+shares a word 13-gram or a near-duplicate with a golden case. Short answers on purpose: replay must
+show whole answers, ending where the base model ends them, within the replay's token budget.
+
+Each line is `{"prompt": "..."}` (one user turn) or `{"messages": [...]}` (a chat ending with a user
+turn). Deterministic: topics x templates, shuffled with a fixed seed.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import random
 from pathlib import Path
 
 SEED = 2026
-COUNT = 300
+COUNT = 600
 OUT = Path(__file__).resolve().parent / "prompts.jsonl"
 
 TOPICS = [
@@ -40,16 +46,45 @@ TEMPLATES = [  # short answers: a whole answer (and where it stops) is what repl
     "What is the main benefit of {topic}? Answer briefly.",
     "Summarise {topic} in a short sentence.",
     "Suggest a title for a blog post about {topic}.",
+    # format instructions: the answer shapes a label-only task would otherwise crowd out
+    "Give two tips about {topic} as a bulleted list.",
+    "Reply in JSON with the keys \"topic\" and \"summary\": tell me about {topic}.",
+    "Using only capital letters, say something about {topic}.",
+    "Tell me about {topic} in one sentence that uses no commas.",
+    "Begin your reply with the word Sure, then explain {topic} briefly.",
+    "Say one thing about {topic} and finish your reply with the word thanks.",
+    "Explain {topic} in at most twelve words.",
+]
+FEW_SHOT = [  # an earlier exchange sets the format; the last turn asks for the same on a new topic
+    ("Give two tips about staying warm as a bulleted list.", "- Wear layers\n- Drink something hot",
+     "Give two tips about {topic} as a bulleted list."),
+    ("Using only capital letters, say something about summer.", "SUMMER DAYS ARE LONG AND BRIGHT.",
+     "Using only capital letters, say something about {topic}."),
+    ('Reply in JSON with the keys "topic" and "mood": a sunny morning.', '{"topic": "a sunny morning", "mood": "happy"}',
+     'Reply in JSON with the keys "topic" and "mood": {topic}.'),
+    ("Say one thing about coffee and finish your reply with the word thanks.", "Coffee wakes many people up. thanks",
+     "Say one thing about {topic} and finish your reply with the word thanks."),
+    ("Begin your reply with the word Sure, then explain a kettle briefly.", "Sure, a kettle heats water for drinks.",
+     "Begin your reply with the word Sure, then explain {topic} briefly."),
+    ("Tell me about autumn in one sentence that uses no commas.", "Autumn brings cool air and falling leaves.",
+     "Tell me about {topic} in one sentence that uses no commas."),
+    ("Explain a calendar in at most twelve words.", "A calendar shows the days weeks and months of a year.",
+     "Explain {topic} in at most twelve words."),
 ]
 
 
-def prompts() -> list[str]:
-    pool = [template.format(topic=topic) for topic in TOPICS for template in TEMPLATES]
-    return random.Random(SEED).sample(pool, COUNT)
+def prompts() -> list[dict[str, object]]:
+    single = [{"prompt": template.format(topic=topic)} for topic in TOPICS for template in TEMPLATES]
+    chats = [
+        {"messages": [{"role": "user", "content": ask}, {"role": "assistant", "content": answer},
+                      {"role": "user", "content": then.format(topic=topic)}]}
+        for topic in TOPICS for ask, answer, then in FEW_SHOT
+    ]  # fmt: skip
+    return random.Random(SEED).sample(single + chats, COUNT)
 
 
 def main() -> None:
-    OUT.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts()), encoding="utf-8")
+    OUT.write_text("".join(json.dumps(p) + "\n" for p in prompts()), encoding="utf-8")
     print(f"wrote {OUT}: {COUNT} prompts")
 
 
