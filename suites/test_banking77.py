@@ -29,7 +29,7 @@ from harness.golden import load_file
 MAX_NEW_TOKENS = 20  # the longest label is 17 SmolLM2 tokens (+ end of turn); the regression suite reuses these answers
 FEW_SHOT = Path(__file__).parent.parent / "golden" / "banking77" / "fewshot.jsonl"  # frozen with the golden set
 TRAINING_CONFIG = "training/configs/banking77.yaml"  # its curate.output_dir holds the split the baselines learn from
-RETRIEVED_SHOTS = 4  # training rows per query for retrieval few-shot: chosen on the curated val split (README)
+RETRIEVED_SHOTS = 4  # training rows per query for retrieval few-shot: chosen on the curated val split (docs/gates.md)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 `FaultServer` is a real HTTP server (stdlib http.server in a thread) that speaks just enough of the
 chat-completions protocol to misbehave on purpose: an HTML page, JSON cut off, a legacy completions body,
 429 then an answer, 500, a hang, a connection closed mid-body. It is a fault injector, not a model: in
-"ok" mode it answers from a function the test gives it. The README's Reliability table states what the
+"ok" mode it answers from a function the test gives it. The fault table in docs/reliability.md states what the
 harness promises for each fault; every row is checked here.
 """
 
