@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -285,3 +286,19 @@ def test_failing_data_gates_refuse_training_with_their_output(tmp_path: Path) ->
     with pytest.raises(TrainingRefused, match="data gates failed") as refusal:
         check_data_gates(dataset, root)
     assert "data.min_examples" in str(refusal.value)
+
+
+def test_task_inputs_are_replayed_without_the_system_prompt_round_robin_over_labels() -> None:
+    from harness.train.data import without_system_prompt
+
+    def row(text: str, label: str) -> dict[str, Any]:
+        return {"label": label, "messages": [{"role": "system", "content": "Route it."},
+                                             {"role": "user", "content": text},
+                                             {"role": "assistant", "content": label}]}  # fmt: skip
+
+    rows = [row("a1", "a"), row("a2", "a"), row("a3", "a"), row("b1", "b"), row("c1", "c")]
+    chats = without_system_prompt(rows, 4, [])
+    assert [chat[0]["content"] for chat in chats] == ["a1", "b1", "c1", "a2"]
+    assert all(turn["role"] != "system" for chat in chats for turn in chat)
+    assert [c[0]["content"] for c in without_system_prompt(rows, 10, ["a", "c"])] == ["a1", "c1", "a2", "a3"]
+    assert without_system_prompt(rows, 3, ["nope"]) == []

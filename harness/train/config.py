@@ -57,6 +57,13 @@ class ReplaySettings:
     max_prompts: int = 150
     """Distinct prompts answered by the base model: the cost of replay, paid once (then cached)."""
     max_new_tokens: int = 64
+    task_inputs: int = 0
+    """Training rows whose user message is also replayed without the task's system prompt, answered by the
+    base model. The task's answers then belong to the task's prompt, not to its words: without this, a
+    router that learns "general question -> out_of_scope" answers general questions with "out_of..."
+    everywhere. Taken round-robin over `task_input_labels`."""
+    task_input_labels: list[str] = field(default_factory=list)
+    """Labels whose rows `task_inputs` draws from (empty: every label)."""
 
 
 @dataclass

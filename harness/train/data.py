@@ -132,6 +132,23 @@ def _replay_chat(entry: Any, where: str) -> list[dict[str, str]]:
     return [{"role": turn["role"], "content": turn["content"]} for turn in messages]
 
 
+def without_system_prompt(rows: list[dict[str, Any]], count: int, labels: list[str]) -> list[list[dict[str, str]]]:
+    """Up to `count` training rows' user turns as chats of their own (no system prompt), taken round-robin
+    over `labels` (all labels when empty), in the split's order: replayed with the base model's answers."""
+    by_label: dict[str, list[list[dict[str, str]]]] = {}
+    for row in rows:
+        label = str(row.get("label") or row["messages"][-1]["content"])
+        if labels and label not in labels:
+            continue
+        turns = [turn for turn in row["messages"][:-1] if turn["role"] != "system"]
+        by_label.setdefault(label, []).append(turns)
+    queues = [by_label[label] for label in sorted(by_label)]
+    picked: list[list[dict[str, str]]] = []
+    for depth in range(max(map(len, queues), default=0)):
+        picked += [queue[depth] for queue in queues if depth < len(queue)]
+    return picked[:count]
+
+
 def replay_rows(prompts: list[list[dict[str, str]]], answers: list[Any], count: int) -> list[TrainRow]:
     """`count` rows of the base model's own answers, cycling through the prompts when there are fewer."""
     rows = [

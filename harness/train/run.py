@@ -22,7 +22,15 @@ from typing import Any
 from harness.config import HarnessConfig
 from harness.train import lint as config_lint
 from harness.train.config import TrainConfig
-from harness.train.data import TrainRow, read_split, replay_prompts, replay_rows, task_row, val_cases
+from harness.train.data import (
+    TrainRow,
+    read_split,
+    replay_prompts,
+    replay_rows,
+    task_row,
+    val_cases,
+    without_system_prompt,
+)
 
 DATA_SUITES = Path("suites/data")
 
@@ -79,7 +87,7 @@ def train(
         print(f"lint: {warning}", flush=True)
     if strict and warnings:
         raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
-    replay = _replay(config, harness, len(train_rows))
+    replay = _replay(config, harness, len(train_rows), train_rows)
     model = load_model(config, base_dir)
     rows = [task_row(r) for r in train_rows] + replay
     trainer, gate = build_trainer(config, harness, model, tokenizer, rows, val_rows)
@@ -125,8 +133,11 @@ def _facts(train_rows: list[Any], val_rows: list[Any], tokenizer: Any, harness: 
     )  # fmt: skip
 
 
-def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> list[TrainRow]:
-    """The base model's own answers to general prompts, generated through the harness (and its cache)."""
+def _replay(
+    config: TrainConfig, harness: HarnessConfig, train_rows: int, task_rows: list[dict[str, Any]] | None = None
+) -> list[TrainRow]:
+    """The base model's own answers to general chats and to the task's own messages asked without its
+    system prompt (`replay.task_inputs`), generated through the harness (and its cache)."""
     settings = config.replay
     if settings.prompts is None or settings.share == 0:
         return []
@@ -135,7 +146,12 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
     from harness.models.spec import parse_spec
 
     wanted = round(train_rows * settings.share / (1 - settings.share))
-    prompts = _without_golden_leaks(replay_prompts(settings.prompts)[: min(wanted, settings.max_prompts)], harness)
+    general = replay_prompts(settings.prompts)[: min(wanted, settings.max_prompts)]
+    task = without_system_prompt(task_rows or [], settings.task_inputs, settings.task_input_labels)
+    if settings.task_inputs and task_rows and not task:
+        raise TrainingRefused(f"{config.source}: train.replay.task_input_labels {settings.task_input_labels} "
+                              "names no label of the training split")  # fmt: skip
+    prompts = _without_golden_leaks(general, harness) + task  # task rows passed curation's leakage stage
     cache = GenerationCache(harness.cache_dir / "generations.sqlite")
     try:
         base = ModelFactory(harness, cache).build(parse_spec(config.base_model, harness, cwd=harness.root))
@@ -144,7 +160,8 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
         cache.close()
     rows = replay_rows(prompts, answers, wanted)
     finished = sum(a.finish_reason == "stop" for a in answers)
-    print(f"replay: {len(rows)} rows from {len(prompts)} general chats answered by the base model "
+    print(f"replay: {len(rows)} rows from {len(prompts) - len(task)} general chats and {len(task)} training "
+          "messages without the task's system prompt, answered by the base model "
           f"({finished} whole answers; {len(prompts) - finished} cut at {settings.max_new_tokens} tokens, "
           "learned without an end of turn)", flush=True)  # fmt: skip
     return rows
