@@ -23,7 +23,7 @@ import random
 from pathlib import Path
 
 SEED = 2026
-COUNT = 600
+COUNT = 1200
 OUT = Path(__file__).resolve().parent / "prompts.jsonl"
 
 TOPICS = [
@@ -36,6 +36,15 @@ TOPICS = [
     "a bicycle tyre", "a small business", "team meetings", "rainy days", "a museum visit", "composting",
     "a road trip", "the printing press", "honeybees", "a chess opening", "snow", "a school science fair",
     "a stubborn jar lid", "noisy neighbours", "a picnic", "learning to swim", "a lost umbrella",
+    "knitting", "a rainy weekend", "street food", "solar panels", "a pottery class", "a train journey",
+    "a family reunion", "winter tyres", "a job promotion", "the first day of school", "a hiking trail",
+    "a leaky tap", "a book club", "a vegetable soup", "paper planes", "a city marathon", "a sunrise",
+    "a music festival", "a dentist visit", "a farmers market", "kite flying", "a home office", "a snowman",
+    "a science museum", "a thunderstorm", "an old photograph", "a garden pond", "a crossword puzzle",
+    "a wedding toast", "a bus timetable", "a food bank", "a yoga class", "a fishing trip", "a lighthouse",
+    "a community garden", "a school play", "a night sky", "a woodworking project", "a lemonade stand",
+    "a tea ceremony", "a flat tyre", "a charity run", "a spring clean", "a sandcastle", "a choir rehearsal",
+    "a treehouse",
 ]
 TEMPLATES = [  # short answers: a whole answer (and where it stops) is what replay must teach
     "Describe {topic} in two sentences.",
