@@ -131,7 +131,7 @@ def _golden_root(args: argparse.Namespace) -> Path:
 
 def golden_freeze(args: argparse.Namespace) -> int:
     """Write golden.lock; freeze itself refuses an empty reason and invalid cases."""
-    from harness.golden_lock import LOCK_FILE, freeze
+    from harness.golden.lock import LOCK_FILE, freeze
 
     root = _golden_root(args)
     lock = freeze(root, args.reason)
@@ -145,7 +145,7 @@ def golden_freeze(args: argparse.Namespace) -> int:
 
 def golden_verify(args: argparse.Namespace) -> int:
     """For CI: 0 and the lock hash when the sets match the lock, 1 and what differs otherwise."""
-    from harness.golden_lock import verify
+    from harness.golden.lock import verify
 
     root = _golden_root(args)
     try:
@@ -163,8 +163,8 @@ def golden_verify(args: argparse.Namespace) -> int:
 def golden_add(args: argparse.Namespace) -> int:
     """Append validated cases; the lock then no longer matches, and that is deliberate."""
     from harness.golden import append_cases
-    from harness.golden_lock import REFREEZE
-    from harness.golden_table import cases_from_table
+    from harness.golden.lock import REFREEZE
+    from harness.golden.table import cases_from_table
 
     cases = cases_from_table(args.table, id_column=args.id_column, input_column=args.input_column,
                              expected_column=args.expected_column, tags_column=args.tags_column,

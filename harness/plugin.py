@@ -128,7 +128,7 @@ def _check_dataset(config: pytest.Config) -> None:
 
 def _verify_golden(harness_config: HarnessConfig) -> str | None:
     """Stop the session if a golden set changed since it was frozen, or holds a malformed case."""
-    from harness.golden_lock import verify
+    from harness.golden.lock import verify
 
     golden_dir = harness_config.golden_dir
     if not golden_dir.is_dir() or not list_sets(golden_dir):

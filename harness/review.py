@@ -337,7 +337,7 @@ def _proposal(row: Mapping[str, str], propose: str | None) -> dict[str, Any]:
 def _add_to_calibration(golden_dir: Path, cases: list[GoldenCase], reason: str) -> None:
     """Append and re-freeze, refusing when the golden sets already differ from their lock: a re-freeze
     would otherwise pin someone's unreviewed edit under this import's reason."""
-    from harness.golden_lock import freeze, verify
+    from harness.golden.lock import freeze, verify
 
     status = verify(golden_dir)
     if not status.ok:

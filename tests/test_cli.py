@@ -13,7 +13,7 @@ import pytest
 from harness import report_diff
 from harness.cli import main
 from harness.golden import load_set
-from harness.golden_lock import LOCK_FILE, lock_hash
+from harness.golden.lock import LOCK_FILE, lock_hash
 
 CASES = [
     {"id": "t-1", "input": "my card has not arrived", "expected": "card_arrival"},

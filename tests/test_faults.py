@@ -29,7 +29,7 @@ from harness.cache import GenerationCache
 from harness.cli import main as harness_main
 from harness.config import HarnessConfig, OpenAISettings
 from harness.golden import GoldenError, load_file, load_set
-from harness.golden_lock import LOCK_FILE, freeze, verify
+from harness.golden.lock import LOCK_FILE, freeze, verify
 from harness.models.base import ModelError
 from harness.models.cached import CachedModel
 from harness.models.openai_compat import OpenAIBackend
@@ -456,7 +456,7 @@ def test_a_huge_golden_case_is_named_by_file_line_and_id_and_refused_before_toke
 def test_a_non_utf8_byte_is_named_by_line_in_curation_sources_golden_sets_and_tables(tmp_path: Path) -> None:
     from harness.curation.config import CurationError, SourceConfig
     from harness.curation.sources import read
-    from harness.golden_table import cases_from_table
+    from harness.golden.table import cases_from_table
 
     data = b'text,label\nfine,a\nalso fine,b\ncaf\xe9 au lait,c\n'
     source = tmp_path / "raw.csv"

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.golden import GoldenCase, GoldenError, append_cases, load_set
-from harness.golden_lock import LOCK_FILE, freeze, lock_hash, verify
-from harness.golden_table import cases_from_table
+from harness.golden.lock import LOCK_FILE, freeze, lock_hash, verify
+from harness.golden.table import cases_from_table
 
 REPO = Path(__file__).resolve().parents[1]
 USER = {"role": "user", "content": "Where is my card?"}

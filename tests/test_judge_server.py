@@ -22,7 +22,7 @@ from harness.cache import GenerationCache
 from harness.config import JudgeSettings, OpenAISettings
 from harness.embedded import smollm2_gguf
 from harness.golden import load_set
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
 from harness.judge import DATA_NOTICE, Judge, PairItem, RubricItem, pairwise_prompt, quote, rubric_prompt
 from harness.judge_calibration import RubricCase, calibrate, calibration_cases
 from harness.models.base import Completion, Prompt, as_messages

@@ -16,7 +16,7 @@ import pytest
 from harness import registry as reg
 from harness.cli import main
 from harness.config import HarnessConfig
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
 from harness.models.spec import PeftSpec, parse_spec
 from harness.promote_decision import TestOutcome, compare_with_champion, decide
 from harness.registry import Registry, adapter_sha256

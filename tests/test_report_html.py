@@ -15,7 +15,7 @@ import pytest
 
 from harness import gates, report_html
 from harness.gates import GateFailure, GateResult
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
 
 ROUTES = [  # id, query, expected intent, the model's answer, the baseline's answer
     ("r-01", "where is my card", "card_arrival", "card_arrival", "card_arrival"),

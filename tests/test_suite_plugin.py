@@ -17,7 +17,7 @@ import pytest
 
 from harness import gates
 from harness.golden import GoldenError
-from harness.golden_lock import LOCK_FILE, FrozenFile, Lock, file_hashes, freeze, lock_hash
+from harness.golden.lock import LOCK_FILE, FrozenFile, Lock, file_hashes, freeze, lock_hash
 
 TOY = [("toy-1", "where is my card", "card_arrival"), ("toy-2", "send money to my savings", "transfer"),
        ("toy-3", "what is the capital of france", "paris"), ("toy-4", "answer with yes or no", "yes"),

@@ -1,9 +1,9 @@
-"""Golden sets: the frozen cases every suite scores a model on.
+"""Golden cases: the `GoldenCase` model, and reading, validating and writing golden set files.
 
 A set is `golden/<name>/cases.jsonl`, one `GoldenCase` per line. Golden sets are written by hand, so
 loading checks the whole file and reports every problem at once, each as `path:line: what — how to
 fix`: a fix-one-rerun-find-the-next loop over 400 lines wastes an afternoon. Freezing (golden.lock)
-lives in `golden_lock.py`; turning a user's CSV/JSONL table into cases, in `golden_table.py`.
+lives in `lock.py`; turning a user's CSV/JSONL table into cases, in `table.py`.
 """
 
 from __future__ import annotations
