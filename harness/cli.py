@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.golden import GoldenError, display_path
-from harness.report_diff import ReportError
+from harness.report.diff import ReportError
 
 EXIT_OK, EXIT_DIFFERS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -179,7 +179,7 @@ def golden_add(args: argparse.Namespace) -> int:
 
 def report_diff(args: argparse.Namespace) -> int:
     """Print what changed from run A to run B, most important first."""
-    from harness.report_diff import read_results, render
+    from harness.report.diff import read_results, render
 
     run_a, run_b = read_results(args.run_a), read_results(args.run_b)
     for line in render(run_a, run_b, max_cases=args.max_cases):

@@ -191,7 +191,7 @@ def test_server_failures_are_retried_then_reported_as_errors_never_as_answers(
 
 # --- 1, 2, 6: what a run whose test errored leaves behind --------------------------------------------------
 
-LABELS = [f"intent_{chr(ord('a') + i)}" for i in range(13)]  # more than report_html.FULL_MATRIX_MAX labels
+LABELS = [f"intent_{chr(ord('a') + i)}" for i in range(13)]  # more than harness.report.html.FULL_MATRIX_MAX labels
 TOY = {f"query number {i} about {label}": label for label in LABELS for i in range(2)}
 SUITE = """
 import pytest
@@ -361,12 +361,12 @@ def test_a_perfect_classification_gate_renders_and_the_html_path_is_printed_only
         assert "No confusions: every answer named its expected label." in page
         perfect.stdout.fnmatch_lines([f"html:   reports/{run_dir.name}/report.html"])
 
-        import harness.report_html
+        import harness.report.html
 
         def broken_renderer(run_dir: Path, results: Any) -> Path:
             raise TypeError("a rendering bug")
 
-        monkeypatch.setattr(harness.report_html, "write", broken_renderer)
+        monkeypatch.setattr(harness.report.html, "write", broken_renderer)
         (run_dir / "report.html").unlink()
         unwritten = toy_project.runpytest(f"--model=openai:m@{good.base_url}", "-k", "macro_f1")
     unwritten.assert_outcomes(passed=1)

@@ -202,7 +202,7 @@ def write(record: RunRecord) -> Path:
     results = record.to_json()
     (record.run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (record.run_dir / "summary.md").write_text(summary_markdown(record))
-    from harness import report_html  # its plots import matplotlib: only when a report is written
+    from harness.report import html as report_html  # its plots import matplotlib: only when a report is written
 
     try:
         report_html.write(record.run_dir, results)
