@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="compare run reports")
     report_commands = report.add_subparsers(title="report commands", metavar="ACTION", required=True)
     _add_diff(report_commands)
-    from harness.review import register as register_review
+    from harness.judge.review import register as register_review
 
     register_review(commands)
     from harness.train.cli import register as register_train

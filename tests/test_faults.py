@@ -408,7 +408,7 @@ def test_an_id_used_by_two_sets_is_refused_by_freeze_verify_and_golden_add(
 
 
 def test_review_export_refuses_a_run_that_holds_two_cases_under_one_id(tmp_path: Path) -> None:
-    from harness.review import ReviewError, export
+    from harness.judge.review import ReviewError, export
 
     def gate(name: str, text: str) -> dict[str, Any]:
         case = {"id": "dup-1", "input": text, "output": "no", "expected": "yes", "passed": False, "score": 0.0}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from harness.golden import GoldenCase, display_path, read_jsonl
-from harness.judge import Grade, Judge, PairItem, PairVerdict, RubricItem, as_score, render_prompt
+from harness.judge.llm import Grade, Judge, PairItem, PairVerdict, RubricItem, as_score, render_prompt
 from harness.models.base import Prompt
 
 

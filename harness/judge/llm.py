@@ -11,7 +11,7 @@ verdicts honest:
   A server that fails after the backend's retries raises `ModelError`, never a verdict;
 - a comparison is asked in both orders; a pair whose two orders disagree counts as a tie.
 
-Whether the verdicts count at all is `judge_calibration.calibrate`'s call: agreement (accuracy, Cohen's kappa) with the
+Whether the verdicts count at all is `calibration.calibrate`'s call: agreement (accuracy, Cohen's kappa) with the
 human verdicts in golden/judge_calibration. Below `[tool.harness.judge] min_kappa` the judge is
 untrusted, and the judge suite reports its figures without gating on them.
 """
