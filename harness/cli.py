@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_freeze(golden_commands)
     _add_verify(golden_commands)
     _add_add(golden_commands)
-    from harness.promote import register as register_promote  # imports the registry only when run
+    from harness.release.promote import register as register_promote  # imports the registry only when run
 
     register_promote(commands)
     report = commands.add_parser("report", help="compare run reports")

@@ -288,7 +288,7 @@ def test_a_test_that_errored_is_in_every_report_as_no_decision_and_promote_exits
     result.stdout.fnmatch_lines(["test_suite.py::test_beats_prompted_baseline *ERROR: no decision",
                                  "verdict: not a decision: 1 test(s) errored*", "report: *", "html: *"])  # fmt: skip
 
-    from harness.promote_decision import decide
+    from harness.release.decision import decide
 
     decision = decide(data, None, 0.05, exit_code=1)
     assert decision.broken and not decision.promote
@@ -316,8 +316,8 @@ def test_promote_exits_2_for_a_broken_run_and_1_for_a_refusal(
     tmp_path: Path, tiny_adapter_dir: Path, registry_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from harness.config import RegistrySettings
-    from harness.promote import PromoteOptions, SuiteRun, conclude
-    from harness.registry import adapter_sha256
+    from harness.release.promote import PromoteOptions, SuiteRun, conclude
+    from harness.release.registry import adapter_sha256
 
     config = HarnessConfig(root=tmp_path, cache_dir=tmp_path, registry=RegistrySettings(tracking_uri=registry_uri))
     gate = {"name": "toy.accuracy", "kind": "at_least", "passed": True, "value": 1.0, "threshold": 0.5, "cases": []}

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from harness import registry as reg
 from harness.cli import main
 from harness.config import HarnessConfig
 from harness.golden.lock import freeze
 from harness.models.spec import PeftSpec, parse_spec
-from harness.promote_decision import TestOutcome, compare_with_champion, decide
-from harness.registry import Registry, adapter_sha256
+from harness.release import registry as reg
+from harness.release.decision import TestOutcome, compare_with_champion, decide
+from harness.release.registry import Registry, adapter_sha256
 from tests.tiny_models import build_tiny_adapter
 
 # --- the decision rule --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 from harness.config import ConfigError, HarnessConfig, RegistrySettings
 from harness.models.spec import HFSpec, PeftSpec, SpecError, describe_forms, parse_spec
-from harness.registry import TAG_ADAPTER, TAG_RESULTS, Registry, RegistryError, adapter_sha256, tracking_uri
+from harness.release.registry import TAG_ADAPTER, TAG_RESULTS, Registry, RegistryError, adapter_sha256, tracking_uri
 from tests.tiny_models import build_tiny_adapter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,9 +144,9 @@ def test_a_broken_registry_store_is_a_clear_error_naming_it(tmp_path: Path, monk
 RACER = """
 import json, sys, time
 from pathlib import Path
-from harness import promote
+from harness.release import promote
 from harness.config import HarnessConfig, RegistrySettings
-from harness.registry import Registry, adapter_sha256
+from harness.release.registry import Registry, adapter_sha256
 
 root, uri, adapter, report_dir, me = sys.argv[1:]
 config = HarnessConfig(root=Path(root), registry=RegistrySettings(tracking_uri=uri, model_name="tiny-router"),

@@ -89,7 +89,7 @@ def _registry_champion(config: HarnessConfig) -> Path:
     """The registry alias (`champion`) as a name: the stored adapter of the version it points to. A name in
     [tool.harness.models] wins over it, so a user who defines `champion` there explicitly gets that.
     Imports MLflow, so it runs only when the name is asked for."""
-    from harness.registry import RegistryError, champion_adapter_dir
+    from harness.release.registry import RegistryError, champion_adapter_dir
 
     try:
         return champion_adapter_dir(config)

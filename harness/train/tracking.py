@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import HarnessConfig
-from harness.registry import sqlite_path, tracking_uri
+from harness.release.registry import sqlite_path, tracking_uri
 from harness.train.config import TrainConfig
 
 if TYPE_CHECKING:

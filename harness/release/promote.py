@@ -4,7 +4,7 @@
 
 1. Run `pytest suites/ --model=peft:DIR --baseline=base` in a subprocess (same python), its output streamed,
    its report written to a directory named up front (`--report-dir`) with a JUnit XML beside it.
-2. Decide (harness.promote_decision): pytest exit 0, every gate passed, and not significantly worse than the
+2. Decide (harness.release.decision): pytest exit 0, every gate passed, and not significantly worse than the
    champion on paired per-case outcomes. The champion's stored results.json serves when its golden lock is
    the candidate's; otherwise the suites run on the champion's stored adapter first (mostly cached).
 3. Promote under a file lock: re-read the champion inside it, compare again if it moved meanwhile, copy the
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import registry as reg
 from harness import report
 from harness.config import ConfigError, HarnessConfig
 from harness.gates import GateSettings
-from harness.promote_decision import Decision, decide, read_junit
-from harness.registry import RegisteredVersion, Registry, RegistryError, adapter_sha256
+from harness.release import registry as reg
+from harness.release.decision import Decision, decide, read_junit
+from harness.release.registry import RegisteredVersion, Registry, RegistryError, adapter_sha256
 
 EXIT_PROMOTED, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BROKEN = 2
