@@ -19,9 +19,9 @@ import pytest
 from harness import gates, report
 from harness.cache import GenerationCache
 from harness.config import ConfigError, HarnessConfig
-from harness.embedded import MissingEmbeddedModel
 from harness.golden import GoldenCase, GoldenError, list_sets, load_set
 from harness.models.base import Model, ProgressFactory
+from harness.models.embedded import MissingEmbeddedModel
 from harness.models.spec import ModelSpec, SpecError, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import embedded
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig
+from harness.models import embedded
 from harness.models.base import ProgressFactory
 from harness.models.cached import CachedModel
 from harness.models.hf import HFBackend, HFSource, HFWeights

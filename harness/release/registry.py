@@ -30,7 +30,7 @@ from typing import Any
 from filelock import FileLock
 
 from harness.config import HarnessConfig
-from harness.models.hf import ADAPTER_PATTERNS, TOKENIZER_FILES
+from harness.models.files import ADAPTER_PATTERNS, TOKENIZER_FILES
 
 TAG_ADAPTER = "harness.adapter_sha256"
 TAG_GOLDEN = "harness.golden_lock_hash"
