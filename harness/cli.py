@@ -9,8 +9,9 @@
     harness curate --config YAML           raw data -> curated chat splits (rejections logged with reasons)
     harness promote --adapter DIR          run the suites on an adapter; register it as champion if it wins
 
-Exit codes: 0 done, 1 golden sets differ from the lock, 2 bad input (the message says what, where and how
-to fix it). Suites run through `pytest`, not through this command.
+Exit codes: 0 done, 1 golden sets differ from the lock or the harness refused (a promotion, a training
+run), 2 bad input or a broken run (the message says what, where and how to fix it). Suites run through
+`pytest`, not through this command.
 """
 
 from __future__ import annotations
@@ -20,18 +21,27 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.errors import HarnessError, Refused
 from harness.golden import GoldenError, display_path
-from harness.report.diff import ReportError
 
 EXIT_OK, EXIT_DIFFERS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_REFUSED = 1
+"""A refusal is a decision (a gate failed, training refused), like golden sets that differ: not bad input."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `harness` console script; returns the exit code."""
+    """Entry point of the `harness` console script; returns the exit code.
+
+    Subcommands raise; only here is an error turned into an exit code, by its branch of the harness's error
+    tree (harness.errors): a refusal exits 1, anything else the harness raised on purpose (bad input, a
+    registry that cannot answer, a model that could not) exits 2 with its message, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (GoldenError, ReportError) as error:
+    except Refused as refusal:
+        print(f"harness: refused: {refusal}", file=sys.stderr)
+        return EXIT_REFUSED
+    except HarnessError as error:
         print(f"harness: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -18,11 +18,11 @@ import pytest
 
 from harness import gates, report
 from harness.cache import GenerationCache
-from harness.config import ConfigError, HarnessConfig
-from harness.golden import GoldenCase, GoldenError, list_sets, load_set
+from harness.config import HarnessConfig
+from harness.errors import HarnessError, ModelError
+from harness.golden import GoldenCase, list_sets, load_set
 from harness.models.base import Model, ProgressFactory
-from harness.models.embedded import MissingEmbeddedModel
-from harness.models.spec import ModelSpec, SpecError, parse_spec
+from harness.models.spec import ModelSpec, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
 
 if TYPE_CHECKING:
@@ -84,12 +84,10 @@ def pytest_configure(config: pytest.Config) -> None:
     specs = []
     for option in ("--model", "--baseline"):
         text = config.getoption(option)
-        try:
+        with usage_errors(f"{option}={text}: "):
             spec = parse_spec(text, harness_config, cwd=config.invocation_params.dir,
                               key_env=config.getoption("--model-key-env"))  # fmt: skip
             check(spec)
-        except (SpecError, MissingEmbeddedModel) as error:
-            raise pytest.UsageError(f"{option}={text}: {error}") from None
         specs.append(spec)
     config.stash[CONFIG_KEY] = harness_config
     config.stash[SPECS_KEY] = (specs[0], specs[1])
@@ -97,6 +95,20 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_dataset(config)
     lock_hash = _verify_golden(harness_config)
     config.stash[RECORD_KEY] = _start_record(config, harness_config, lock_hash, config.getoption("--model"))
+
+
+@contextmanager
+def usage_errors(where: str = "") -> Iterator[None]:
+    """Whatever the harness raises on purpose while a run is being set up stops it as a pytest usage error
+    (exit 4), its message prefixed with `where` (the option it came from): a bad config key, spec, golden
+    set or dataset, a registry that cannot answer. A ModelError is not the user's to fix by changing the
+    command: it propagates, and pytest reports it as an error, never a pass."""
+    try:
+        yield
+    except ModelError:
+        raise
+    except HarnessError as error:
+        raise pytest.UsageError(f"{where}{error}") from None
 
 
 def _judge_spec(config: pytest.Config, harness_config: HarnessConfig) -> ModelSpec | None:
@@ -108,12 +120,10 @@ def _judge_spec(config: pytest.Config, harness_config: HarnessConfig) -> ModelSp
     if not text.strip():
         return None
     where = "--judge" if option is not None else "[tool.harness.judge] spec"
-    try:
+    with usage_errors(f"{where}={text}: "):
         spec = parse_spec(text.strip(), harness_config, cwd=config.invocation_params.dir,
                           key_env=config.getoption("--model-key-env"))  # fmt: skip
         check(spec)
-    except (SpecError, MissingEmbeddedModel) as error:
-        raise pytest.UsageError(f"{where}={text}: {error}") from None
     return spec
 
 
@@ -133,10 +143,8 @@ def _verify_golden(harness_config: HarnessConfig) -> str | None:
     golden_dir = harness_config.golden_dir
     if not golden_dir.is_dir() or not list_sets(golden_dir):
         return None
-    try:
+    with usage_errors():
         status = verify(golden_dir)  # loads and checks every set, as `harness golden verify` does
-    except GoldenError as error:
-        raise pytest.UsageError(str(error)) from None
     if not status.ok:
         raise pytest.UsageError(status.explain())
     return status.lock_hash
@@ -151,10 +159,8 @@ def _start_record(
     default = harness_config.root / "reports" / report.run_dir_name(model_text)
     run_dir = Path(worker_input.get("harness_run_dir") or
                    (Path(config.invocation_params.dir, chosen).resolve() if chosen else default))  # fmt: skip
-    try:
+    with usage_errors():
         settings = gates.GateSettings.from_table(harness_config.gates)
-    except ValueError as error:
-        raise pytest.UsageError(str(error)) from None
     record = report.RunRecord(
         run_dir,
         golden_lock_hash=lock_hash,
@@ -334,10 +340,8 @@ def _share_cores_between_workers(config: pytest.Config) -> None:
 
 
 def _load_config(config: pytest.Config) -> HarnessConfig:
-    try:
+    with usage_errors():
         harness_config = HarnessConfig.load(Path(config.rootpath))
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from None
     if cache_dir := config.getoption("--cache-dir"):
         harness_config = _with_cache_dir(harness_config, Path(config.invocation_params.dir, cache_dir).resolve())
     return harness_config
@@ -433,13 +437,10 @@ def dataset(pytestconfig: pytest.Config) -> CuratedDataset:
     option = pytestconfig.getoption("--dataset")
     if option is None:
         pytest.skip("no --dataset DIR given: the data suites check a curated dataset (`harness curate` writes one)")
-    from harness.curation.config import CurationError
     from harness.curation.dataset import load_dataset
 
-    try:
+    with usage_errors(f"--dataset={option}: "):
         return load_dataset(Path(pytestconfig.invocation_params.dir, option))
-    except CurationError as error:
-        raise pytest.UsageError(f"--dataset={option}: {error}") from None
 
 
 def _visible_progress(config: pytest.Config) -> ProgressFactory:

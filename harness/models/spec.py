@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import HarnessConfig
+from harness.errors import UsageError
 
 VALID_FORMS = (
     "NAME (one of [tool.harness.models]: {names})",
@@ -20,7 +21,7 @@ VALID_FORMS = (
 )
 
 
-class SpecError(ValueError):
+class SpecError(UsageError):
     """A model spec that cannot be used. The message lists the valid forms."""
 
 

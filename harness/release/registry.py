@@ -30,6 +30,7 @@ from typing import Any
 from filelock import FileLock
 
 from harness.config import HarnessConfig
+from harness.errors import RegistryError
 from harness.models.files import ADAPTER_PATTERNS, TOKENIZER_FILES
 
 TAG_ADAPTER = "harness.adapter_sha256"
@@ -42,10 +43,6 @@ TAG_RESULTS = "harness.results"
 TAG_FINGERPRINT = "harness.model_fingerprint"
 MAX_TAG_CHARS = 5000  # MLflow caps tag values (8000 on sqlite); the full gate table is in the stored results
 PROMOTE_HINT = "harness promote --adapter DIR"
-
-
-class RegistryError(RuntimeError):
-    """The registry or its store cannot give what was asked; the message says which and how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import HarnessConfig
+from harness.config import ConfigError, HarnessConfig
+from harness.errors import Refused
 from harness.train import lint as config_lint
 from harness.train.config import TrainConfig
 from harness.train.data import TrainRow, read_split, replay_prompts, replay_rows, task_row, val_cases
@@ -27,7 +28,7 @@ from harness.train.data import TrainRow, read_split, replay_prompts, replay_rows
 DATA_SUITES = Path("suites/data")
 
 
-class TrainingRefused(RuntimeError):
+class TrainingRefused(Refused):
     """Training did not start: data gates failed, lint in --strict mode, or an impossible method."""
 
 
@@ -265,7 +266,7 @@ def harness_threshold(harness: HarnessConfig, gate: str) -> float:
     settings = GateSettings.from_table(harness.gates)
     try:
         return settings.threshold(gate, None)
-    except ValueError:
+    except ConfigError:
         raise TrainingRefused(f"eval_gate names gate {gate!r}, which has no bar in [tool.harness.gates]") from None
 
 
