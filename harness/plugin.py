@@ -34,6 +34,7 @@ CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 SPECS_KEY = pytest.StashKey[tuple[ModelSpec, ModelSpec]]()
 JUDGE_KEY = pytest.StashKey["ModelSpec | None"]()
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
+WORKER_USAGE_ERROR_KEY = pytest.StashKey[str]()
 CACHE_FILE = "generations.sqlite"
 
 
@@ -268,10 +269,40 @@ def _message(test_report: pytest.TestReport) -> str:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Note every suite test collected, so one that never reports (an interrupted run) shows as not run."""
+    """Check [tool.harness.gates] against the gates the collected suites declare, then note every suite test
+    collected, so one that never reports (an interrupted run) shows as not run."""
+    suite_items = [item for item in session.items if _is_suite_test(item)]
+    if suite_items and CONFIG_KEY in session.config.stash:
+        _check_gate_keys(session, {Path(item.path) for item in suite_items})
     record = session.config.stash.get(RECORD_KEY, None)
     if record is not None and not session.config.option.collectonly:  # --collect-only runs nothing: no report
-        record.collected.update(item.nodeid for item in session.items if _is_suite_test(item))
+        record.collected.update(item.nodeid for item in suite_items)
+
+
+def _check_gate_keys(session: pytest.Session, modules: set[Path]) -> None:
+    """A key of [tool.harness.gates] that no gate of the suites reads is a usage error naming the closest
+    gate: misspelt, its bar would silently never apply. The names are read from the suites' source."""
+    from harness import gate_keys
+
+    config = session.config
+    harness_config = config.stash[CONFIG_KEY]
+    files = gate_keys.suite_files(modules, Path(config.rootpath), config.getini("python_files"))
+    source = os.path.relpath(harness_config.root / "pyproject.toml", config.invocation_params.dir)
+    try:
+        with usage_errors():
+            gate_keys.check_keys(harness_config.gates, gate_keys.declared(files), source)
+    except pytest.UsageError as error:
+        _hand_to_controller(session, str(error))
+        raise
+
+
+def _hand_to_controller(session: pytest.Session, message: str) -> None:
+    """On an xdist worker, a usage error raised in collection would leave the controller waiting for tests it
+    handed out (an INTERNALERROR). The worker stops its session instead and passes the message on; the
+    controller ends the run as a usage error with it (`pytest_testnodedown`, `pytest_sessionfinish`)."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["harness_usage_error"] = message
+        session.shouldstop = message
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -296,9 +327,15 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     record.models.update(output.get("harness_models", {}))
     record.extras.update(output.get("harness_extras", {}))
     record.collected.update(output.get("harness_collected", []))
+    if message := output.get("harness_usage_error"):
+        node.config.stash[WORKER_USAGE_ERROR_KEY] = message
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+    if (message := session.config.stash.get(WORKER_USAGE_ERROR_KEY, None)) is not None:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR  # as the same run without xdist would end
+        sys.stderr.write(f"ERROR: {message}\n")
+        return
     record = session.config.stash.get(RECORD_KEY, None)
     if record is None:
         return
