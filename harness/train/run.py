@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +24,13 @@ from harness.errors import Refused
 from harness.train import lint as config_lint
 from harness.train.config import TrainConfig
 from harness.train.data import TrainRow, read_split, replay_prompts, replay_rows, task_row, val_cases
+from harness.train.result import TrainResult
 
 DATA_SUITES = Path("suites/data")
 
 
 class TrainingRefused(Refused):
     """Training did not start: data gates failed, lint in --strict mode, or an impossible method."""
-
-
-@dataclass
-class TrainResult:
-    adapter_dir: Path
-    summary_path: Path
-    warnings: list[str]
-    steps: int
-    seconds: float
-    train_rows: int
-    replay_rows: int
-    tokens_per_second: float
-    peak_rss_mb: float
-    best: dict[str, Any] | None
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def check_data_gates(dataset: Path, root: Path) -> None:
