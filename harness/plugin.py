@@ -79,17 +79,11 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a hub at run time
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     _share_cores_between_workers(config)
-    from harness.models.resolve import check
-
     harness_config = _load_config(config)
     specs = []
     for option in ("--model", "--baseline"):
         text = config.getoption(option)
-        with usage_errors(f"{option}={text}: "):
-            spec = parse_spec(text, harness_config, cwd=config.invocation_params.dir,
-                              key_env=config.getoption("--model-key-env"))  # fmt: skip
-            check(spec)
-        specs.append(spec)
+        specs.append(_checked_spec(config, harness_config, text, where=option))
     config.stash[CONFIG_KEY] = harness_config
     config.stash[SPECS_KEY] = (specs[0], specs[1])
     config.stash[JUDGE_KEY] = _judge_spec(config, harness_config)
@@ -112,20 +106,27 @@ def usage_errors(where: str = "") -> Iterator[None]:
         raise pytest.UsageError(f"{where}{error}") from None
 
 
+def _checked_spec(config: pytest.Config, harness_config: HarnessConfig, text: str, *, where: str) -> ModelSpec:
+    """A spec string parsed, pinned (the registry's champion is read once, now) and its files checked; a
+    problem with any of it stops the run as a usage error naming `where` it came from."""
+    from harness.models.resolve import check, pinned
+
+    with usage_errors(f"{where}={text}: "):
+        spec = parse_spec(text.strip(), harness_config, cwd=config.invocation_params.dir,
+                          key_env=config.getoption("--model-key-env"))  # fmt: skip
+        spec = pinned(spec, harness_config)
+        check(spec)
+    return spec
+
+
 def _judge_spec(config: pytest.Config, harness_config: HarnessConfig) -> ModelSpec | None:
     """--judge, else [tool.harness.judge] spec; parsed and checked like --model. Empty means no judge."""
-    from harness.models.resolve import check
-
     option = config.getoption("--judge")
     text = harness_config.judge.spec if option is None else option
     if not text.strip():
         return None
-    where = "--judge" if option is not None else "[tool.harness.judge] spec"
-    with usage_errors(f"{where}={text}: "):
-        spec = parse_spec(text.strip(), harness_config, cwd=config.invocation_params.dir,
-                          key_env=config.getoption("--model-key-env"))  # fmt: skip
-        check(spec)
-    return spec
+    return _checked_spec(config, harness_config, text, where="--judge" if option is not None else
+                         "[tool.harness.judge] spec")  # fmt: skip
 
 
 def _check_dataset(config: pytest.Config) -> None:
