@@ -20,7 +20,7 @@ from harness import gates, report
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig
 from harness.errors import HarnessError, ModelError
-from harness.golden import GoldenCase, list_sets, load_set
+from harness.golden import GoldenCase, evenly_spread, list_sets, load_set
 from harness.models.base import Model, ProgressFactory
 from harness.models.spec import ModelSpec, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
@@ -35,7 +35,6 @@ SPECS_KEY = pytest.StashKey[tuple[ModelSpec, ModelSpec]]()
 JUDGE_KEY = pytest.StashKey["ModelSpec | None"]()
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
 WORKER_USAGE_ERROR_KEY = pytest.StashKey[str]()
-CACHE_FILE = "generations.sqlite"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -398,7 +397,7 @@ def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
 @pytest.fixture(scope="session")
 def generation_cache(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Iterator[GenerationCache]:
     """The SQLite generation cache shared by every suite, run and xdist worker."""
-    cache = GenerationCache(harness_config.cache_dir / CACHE_FILE, enabled=not pytestconfig.getoption("--no-cache"))
+    cache = GenerationCache.in_dir(harness_config.cache_dir, enabled=not pytestconfig.getoption("--no-cache"))
     yield cache
     cache.close()
 
@@ -462,7 +461,7 @@ def golden(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Callab
     def load(name: str) -> list[GoldenCase]:
         if name not in loaded:
             cases = load_set(harness_config.golden_dir, name)
-            loaded[name] = cases[:: max(1, len(cases) // limit)][:limit] if limit else cases
+            loaded[name] = evenly_spread(cases, limit) if limit else cases
         return loaded[name]
 
     return load

@@ -22,7 +22,8 @@ listed, and more than max_error_rate of them fails the test. A judge server that
 import pytest
 
 from harness import gate, report
-from harness.judge import PairItem, RubricItem, evenly_spread, judge_records, render_prompt
+from harness.golden import evenly_spread
+from harness.judge import PairItem, RubricItem, judge_records, render_prompt
 from harness.judge.calibration import calibrate, calibration_cases
 
 ITEMS_SET = "regression"

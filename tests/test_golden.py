@@ -372,3 +372,11 @@ def test_banking77_cases_file_is_what_build_py_produces() -> None:
     assert json.loads((REPO / "golden/banking77/labels.json").read_text()) == labels
     system = cases[0].messages[0]["content"]
     assert system.startswith("Classify") and all(label in system.splitlines() for label in labels)
+
+
+def test_evenly_spread_takes_a_fixed_step_over_the_whole_set() -> None:
+    from harness.golden import evenly_spread
+
+    assert evenly_spread(list(range(10)), 3) == [0, 3, 6]  # every family of a set written family by family
+    assert evenly_spread(list(range(10)), 4) == [0, 2, 4, 6]
+    assert evenly_spread(["a", "b"], 5) == ["a", "b"]  # fewer items than the limit: all of them

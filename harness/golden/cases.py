@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -224,6 +224,19 @@ def load_numbered(path: Path) -> list[tuple[int, GoldenCase]]:
     for line, case in numbered:
         _SOURCES[_prompt_key(case.prompt())] = f"{display_path(path)}:{line} (case {case.id!r})"
     return numbered
+
+
+Item = TypeVar("Item")
+
+
+def evenly_spread(items: Sequence[Item], limit: int) -> list[Item]:
+    """At most `limit` (>= 1) items taken at a fixed step over the whole sequence, first one included.
+
+    Golden sets are written family by family (an intent's cases together), so a prefix would cover a few
+    families only; a fixed step covers them all, and the same set gives the same slice on every run. The
+    `--golden-limit` smoke slice, the judge suite's judged subset and the adversarial suite's long and
+    markup probes are all taken this way."""
+    return list(items[:: max(1, len(items) // limit)][:limit])
 
 
 def shared_ids(files: Mapping[Path, Sequence[tuple[int, GoldenCase]]]) -> list[str]:

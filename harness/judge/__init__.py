@@ -13,7 +13,6 @@ from harness.judge.llm import (
     PairItem,
     PairVerdict,
     RubricItem,
-    evenly_spread,
     judge_records,
     render_prompt,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "PairItem",
     "PairVerdict",
     "RubricItem",
-    "evenly_spread",
     "judge_records",
     "render_prompt",
 ]

@@ -343,11 +343,6 @@ def _pair(first: Reading, second: Reading) -> PairVerdict:
     return PairVerdict(picks, (first.reason, second.reason), "; ".join(problems) or None)
 
 
-def evenly_spread(items: Sequence[Any], limit: int) -> list[Any]:
-    """At most `limit` items spread over the whole sequence, so a judged subset covers every family."""
-    return list(items[:: max(1, len(items) // limit)][:limit])
-
-
 def judge_records(
     ids: Sequence[str], verdicts: Sequence[Grade | PairVerdict], extra: Mapping[str, Sequence[Any]]
 ) -> dict[str, dict[str, Any]]:

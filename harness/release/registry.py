@@ -29,6 +29,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from harness.cache import sha256_file
 from harness.config import HarnessConfig
 from harness.errors import RegistryError
 from harness.models.files import ADAPTER_PATTERNS, TOKENIZER_FILES
@@ -98,16 +99,8 @@ def adapter_files(adapter_dir: Path) -> list[Path]:
 
 def adapter_sha256(adapter_dir: Path) -> str:
     """sha256 over (name, sha256) of each adapter file: the adapter's identity, independent of where it lives."""
-    parts = [(f.name, _file_sha256(f)) for f in adapter_files(adapter_dir)]
+    parts = [(f.name, sha256_file(f)) for f in adapter_files(adapter_dir)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextmanager

@@ -123,7 +123,7 @@ def _replay(config: TrainConfig, harness: HarnessConfig, train_rows: int) -> lis
 
     wanted = round(train_rows * settings.share / (1 - settings.share))
     prompts = _without_golden_leaks(replay_prompts(settings.prompts)[: min(wanted, settings.max_prompts)], harness)
-    cache = GenerationCache(harness.cache_dir / "generations.sqlite")
+    cache = GenerationCache.in_dir(harness.cache_dir)
     try:
         base = ModelFactory(harness, cache).build(parse_spec(config.base_model, harness, cwd=harness.root))
         answers = base.generate(prompts, max_new_tokens=settings.max_new_tokens)
