@@ -10,7 +10,8 @@ Which suite files: every test file in the suite tree of each collected suite mod
 directory under the rootdir that holds it (`suites/` for `pytest suites/data`), so that running one suite
 does not make the other suites' keys look unknown. A module at the rootdir's top level brings the test
 files beside it. A gate named by an f-string is a pattern (`{x}` matches anything); one named by any other
-expression could have any name, so then no key can be called unknown and the check is skipped.
+expression could have any name, and so could the gates of a suite file that does not parse (pytest reports
+it when it runs): then no key can be called unknown and the check is skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import ast
 import difflib
 import fnmatch
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ class DeclaredGates:
         return key in self.names or any(fnmatch.fnmatchcase(key, pattern) for pattern in self.patterns)
 
 
-def suite_files(modules: Iterable[Path], root: Path, patterns: Sequence[str]) -> list[Path]:
+def suite_files(modules: Collection[Path], root: Path, patterns: Sequence[str]) -> list[Path]:
     """The test files of the suite trees the collected suite `modules` belong to (see the module docstring)."""
     files = set(modules)
     for module in modules:
@@ -63,7 +64,12 @@ def declared(files: Iterable[Path]) -> DeclaredGates:
     patterns: set[str] = set()
     read = sorted(files)
     for path in read:
-        for name in _names_in(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except (SyntaxError, ValueError, OSError):  # ValueError: not UTF-8, or a null byte
+            patterns.add(ANY_NAME)
+            continue
+        for name in _names_in(tree):
             (patterns if "*" in name else names).add(name)
     return DeclaredGates(frozenset(names), frozenset(patterns), tuple(read))
 

@@ -340,3 +340,5 @@ def test_a_gate_named_by_a_variable_could_be_any_gate_so_no_key_is_unknown(tmp_p
     suite = tmp_path / "test_dynamic.py"
     suite.write_text("from harness import gate\n\ndef test_x(name):\n    gate.at_least(name, [True], 0.1)\n")
     check_keys({"anything.at.all": 0.5}, declared([suite]), "pyproject.toml")
+    suite.write_text("def test_half_written(:\n")  # a sibling that does not parse could declare any gate too
+    check_keys({"anything.at.all": 0.5}, declared([suite]), "pyproject.toml")
