@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from harness.config import EMBEDDED_BASE_ID, HarnessConfig
-from harness.embedded import materialised_dir
+from harness.models.embedded import materialised_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

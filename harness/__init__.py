@@ -8,6 +8,7 @@ Importing this package stays cheap: torch and transformers load only when a mode
 """
 
 from harness import gates as gate
-from harness.models.base import Completion, Model, ModelError, Prompt
+from harness.errors import HarnessError, ModelError
+from harness.models.base import Completion, Model, Prompt
 
-__all__ = ["Completion", "Model", "ModelError", "Prompt", "gate"]
+__all__ = ["Completion", "HarnessError", "Model", "ModelError", "Prompt", "gate"]

@@ -29,6 +29,7 @@ from harness import stats
 from harness.curation import config as curation_config
 from harness.curation.config import LabelNoiseConfig
 from harness.curation.dataset import load_dataset, problem
+from harness.errors import InputDataError
 from harness.golden import display_path
 
 MINILM_C = 100.0
@@ -37,7 +38,7 @@ on the curated Banking77 validation split (0.890, 0.898, 0.905, 0.907), chosen t
 cases. 384 dense features need little regularisation; TF-IDF's C stays curation's."""
 
 
-class MissingSplit(LookupError):
+class MissingSplit(InputDataError):
     """The curated training split the baselines learn from is not there. The message names the command."""
 
 

@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS file_digests (
 );
 """
 _BUSY_TIMEOUT_MS = 120_000  # xdist workers queue for the write lock rather than fail
+CACHE_FILE = "generations.sqlite"
+"""The cache's one file in a cache dir: suites, training's replay and golden build scripts share its answers."""
 
 
 def request_key(fingerprint: str, kind: str, request: Mapping[str, Any]) -> str:
@@ -57,6 +59,11 @@ class GenerationCache:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+
+    @classmethod
+    def in_dir(cls, cache_dir: Path, *, enabled: bool = True) -> GenerationCache:
+        """The cache every harness run shares under `cache_dir` ($HARNESS_CACHE or [tool.harness] cache_dir)."""
+        return cls(cache_dir / CACHE_FILE, enabled=enabled)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         if not self.enabled or not keys:
@@ -108,7 +115,7 @@ class GenerationCache:
             ).fetchone()
         if row:
             return str(row[0])
-        digest = _sha256_file(path)
+        digest = sha256_file(path)
         with self._lock:
             conn = self._connection()
             with conn:
@@ -140,7 +147,8 @@ class GenerationCache:
         return self._conn
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in 4 MiB blocks so a model's weights never sit in memory at once."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):

@@ -9,8 +9,9 @@
     harness curate --config YAML           raw data -> curated chat splits (rejections logged with reasons)
     harness promote --adapter DIR          run the suites on an adapter; register it as champion if it wins
 
-Exit codes: 0 done, 1 golden sets differ from the lock, 2 bad input (the message says what, where and how
-to fix it). Suites run through `pytest`, not through this command.
+Exit codes: 0 done, 1 golden sets differ from the lock or the harness refused (a promotion, a training
+run), 2 bad input or a broken run (the message says what, where and how to fix it). Suites run through
+`pytest`, not through this command.
 """
 
 from __future__ import annotations
@@ -20,18 +21,27 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.errors import HarnessError, Refused
 from harness.golden import GoldenError, display_path
-from harness.report_diff import ReportError
 
 EXIT_OK, EXIT_DIFFERS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_REFUSED = 1
+"""A refusal is a decision (a gate failed, training refused), like golden sets that differ: not bad input."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `harness` console script; returns the exit code."""
+    """Entry point of the `harness` console script; returns the exit code.
+
+    Subcommands raise; only here is an error turned into an exit code, by its branch of the harness's error
+    tree (harness.errors): a refusal exits 1, anything else the harness raised on purpose (bad input, a
+    registry that cannot answer, a model that could not) exits 2 with its message, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (GoldenError, ReportError) as error:
+    except Refused as refusal:
+        print(f"harness: refused: {refusal}", file=sys.stderr)
+        return EXIT_REFUSED
+    except HarnessError as error:
         print(f"harness: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -45,13 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_freeze(golden_commands)
     _add_verify(golden_commands)
     _add_add(golden_commands)
-    from harness.promote import register as register_promote  # imports the registry only when run
+    from harness.release.promote import register as register_promote  # imports the registry only when run
 
     register_promote(commands)
     report = commands.add_parser("report", help="compare run reports")
     report_commands = report.add_subparsers(title="report commands", metavar="ACTION", required=True)
     _add_diff(report_commands)
-    from harness.review import register as register_review
+    from harness.judge.review import register as register_review
 
     register_review(commands)
     from harness.train.cli import register as register_train
@@ -131,7 +141,7 @@ def _golden_root(args: argparse.Namespace) -> Path:
 
 def golden_freeze(args: argparse.Namespace) -> int:
     """Write golden.lock; freeze itself refuses an empty reason and invalid cases."""
-    from harness.golden_lock import LOCK_FILE, freeze
+    from harness.golden.lock import LOCK_FILE, freeze
 
     root = _golden_root(args)
     lock = freeze(root, args.reason)
@@ -145,7 +155,7 @@ def golden_freeze(args: argparse.Namespace) -> int:
 
 def golden_verify(args: argparse.Namespace) -> int:
     """For CI: 0 and the lock hash when the sets match the lock, 1 and what differs otherwise."""
-    from harness.golden_lock import verify
+    from harness.golden.lock import verify
 
     root = _golden_root(args)
     try:
@@ -163,8 +173,8 @@ def golden_verify(args: argparse.Namespace) -> int:
 def golden_add(args: argparse.Namespace) -> int:
     """Append validated cases; the lock then no longer matches, and that is deliberate."""
     from harness.golden import append_cases
-    from harness.golden_lock import REFREEZE
-    from harness.golden_table import cases_from_table
+    from harness.golden.lock import REFREEZE
+    from harness.golden.table import cases_from_table
 
     cases = cases_from_table(args.table, id_column=args.id_column, input_column=args.input_column,
                              expected_column=args.expected_column, tags_column=args.tags_column,
@@ -179,7 +189,7 @@ def golden_add(args: argparse.Namespace) -> int:
 
 def report_diff(args: argparse.Namespace) -> int:
     """Print what changed from run A to run B, most important first."""
-    from harness.report_diff import read_results, render
+    from harness.report.diff import read_results, render
 
     run_a, run_b = read_results(args.run_a), read_results(args.run_b)
     for line in render(run_a, run_b, max_cases=args.max_cases):

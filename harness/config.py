@@ -12,10 +12,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
+
 EMBEDDED_BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """`[tool.harness]` is malformed. The message names the file and key."""
 
 

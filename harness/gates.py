@@ -17,9 +17,18 @@ from typing import Any
 import numpy as np
 
 from harness import stats
+from harness.config import ConfigError
+from harness.errors import Refused
+
+OPTIONS = ("mode", "confidence", "alpha")
+"""Keys of [tool.harness.gates] that say how gates decide; every other key is a gate's bar."""
+GATES_WITH_BARS = (
+    "at_least", "statistic_at_least", "no_regression", "better_than", "not_worse_than", "slices_at_least",
+)  # fmt: skip
+"""The gates that look a bar up by their name (`measure` takes none): what a key of [tool.harness.gates] can set."""
 
 
-class GateFailure(AssertionError):
+class GateFailure(Refused, AssertionError):
     """A gate did not pass. An AssertionError, so pytest reports it as an ordinary test failure."""
 
 
@@ -34,17 +43,17 @@ class GateSettings:
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> GateSettings:
-        options = {k: table[k] for k in ("mode", "confidence", "alpha") if k in table}
+        options = {k: table[k] for k in OPTIONS if k in table}
         thresholds = {k: float(v) for k, v in table.items() if k not in options}
         if options.get("mode", "lower_bound") not in ("lower_bound", "point"):
-            raise ValueError(f"[tool.harness.gates] mode = {options['mode']!r}: use 'lower_bound' or 'point'")
+            raise ConfigError(f"[tool.harness.gates] mode = {options['mode']!r}: use 'lower_bound' or 'point'")
         return cls(thresholds=thresholds, **options)
 
     def threshold(self, name: str, default: float | None) -> float:
         if name in self.thresholds:
             return self.thresholds[name]
         if default is None:
-            raise ValueError(f'gate {name!r} has no threshold: pass one or set "{name}" in [tool.harness.gates]')
+            raise ConfigError(f'gate {name!r} has no threshold: pass one or set "{name}" in [tool.harness.gates]')
         return default
 
 

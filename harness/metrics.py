@@ -154,7 +154,7 @@ def _bert_scorer() -> Any:
     rescaling baseline for MiniLM, so scores are raw cosine-based F1 (not rescaled)."""
     from bert_score import BERTScorer
 
-    from harness.embedded import minilm_dir
+    from harness.models.embedded import minilm_dir
 
     directory = str(minilm_dir())
     if "t5" in directory:  # bert-score picks T5EncoderModel for any model_type containing "t5"
@@ -184,7 +184,7 @@ def _minilm() -> tuple[Any, Any]:
     """The bundled MiniLM tokenizer and encoder, loaded once per process."""
     from transformers import AutoModel, AutoTokenizer
 
-    from harness.embedded import minilm_dir
+    from harness.models.embedded import minilm_dir
 
     directory = minilm_dir()
     return AutoTokenizer.from_pretrained(directory), AutoModel.from_pretrained(directory).eval()

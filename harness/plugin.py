@@ -18,11 +18,11 @@ import pytest
 
 from harness import gates, report
 from harness.cache import GenerationCache
-from harness.config import ConfigError, HarnessConfig
-from harness.embedded import MissingEmbeddedModel
-from harness.golden import GoldenCase, GoldenError, list_sets, load_set
+from harness.config import HarnessConfig
+from harness.errors import HarnessError, ModelError
+from harness.golden import GoldenCase, evenly_spread, list_sets, load_set
 from harness.models.base import Model, ProgressFactory
-from harness.models.spec import ModelSpec, SpecError, parse_spec
+from harness.models.spec import ModelSpec, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 SPECS_KEY = pytest.StashKey[tuple[ModelSpec, ModelSpec]]()
 JUDGE_KEY = pytest.StashKey["ModelSpec | None"]()
 RECORD_KEY = pytest.StashKey[report.RunRecord]()
-CACHE_FILE = "generations.sqlite"
+WORKER_USAGE_ERROR_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,19 +78,11 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is fetched from a hub at run time
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     _share_cores_between_workers(config)
-    from harness.models.resolve import check
-
     harness_config = _load_config(config)
     specs = []
     for option in ("--model", "--baseline"):
         text = config.getoption(option)
-        try:
-            spec = parse_spec(text, harness_config, cwd=config.invocation_params.dir,
-                              key_env=config.getoption("--model-key-env"))  # fmt: skip
-            check(spec)
-        except (SpecError, MissingEmbeddedModel) as error:
-            raise pytest.UsageError(f"{option}={text}: {error}") from None
-        specs.append(spec)
+        specs.append(_checked_spec(config, harness_config, text, where=option))
     config.stash[CONFIG_KEY] = harness_config
     config.stash[SPECS_KEY] = (specs[0], specs[1])
     config.stash[JUDGE_KEY] = _judge_spec(config, harness_config)
@@ -99,22 +91,41 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORD_KEY] = _start_record(config, harness_config, lock_hash, config.getoption("--model"))
 
 
+@contextmanager
+def usage_errors(where: str = "") -> Iterator[None]:
+    """Whatever the harness raises on purpose while a run is being set up stops it as a pytest usage error
+    (exit 4), its message prefixed with `where` (the option it came from): a bad config key, spec, golden
+    set or dataset, a registry that cannot answer. A ModelError is not the user's to fix by changing the
+    command: it propagates, and pytest reports it as an error, never a pass."""
+    try:
+        yield
+    except ModelError:
+        raise
+    except HarnessError as error:
+        raise pytest.UsageError(f"{where}{error}") from None
+
+
+def _checked_spec(config: pytest.Config, harness_config: HarnessConfig, text: str, *, where: str) -> ModelSpec:
+    """A spec string parsed, pinned (the registry's champion is read once, now) and its files checked; a
+    problem with any of it stops the run as a usage error naming `where` it came from."""
+    from harness.models.resolve import check, pinned
+
+    with usage_errors(f"{where}={text}: "):
+        spec = parse_spec(text.strip(), harness_config, cwd=config.invocation_params.dir,
+                          key_env=config.getoption("--model-key-env"))  # fmt: skip
+        spec = pinned(spec, harness_config)
+        check(spec)
+    return spec
+
+
 def _judge_spec(config: pytest.Config, harness_config: HarnessConfig) -> ModelSpec | None:
     """--judge, else [tool.harness.judge] spec; parsed and checked like --model. Empty means no judge."""
-    from harness.models.resolve import check
-
     option = config.getoption("--judge")
     text = harness_config.judge.spec if option is None else option
     if not text.strip():
         return None
-    where = "--judge" if option is not None else "[tool.harness.judge] spec"
-    try:
-        spec = parse_spec(text.strip(), harness_config, cwd=config.invocation_params.dir,
-                          key_env=config.getoption("--model-key-env"))  # fmt: skip
-        check(spec)
-    except (SpecError, MissingEmbeddedModel) as error:
-        raise pytest.UsageError(f"{where}={text}: {error}") from None
-    return spec
+    return _checked_spec(config, harness_config, text, where="--judge" if option is not None else
+                         "[tool.harness.judge] spec")  # fmt: skip
 
 
 def _check_dataset(config: pytest.Config) -> None:
@@ -128,15 +139,13 @@ def _check_dataset(config: pytest.Config) -> None:
 
 def _verify_golden(harness_config: HarnessConfig) -> str | None:
     """Stop the session if a golden set changed since it was frozen, or holds a malformed case."""
-    from harness.golden_lock import verify
+    from harness.golden.lock import verify
 
     golden_dir = harness_config.golden_dir
     if not golden_dir.is_dir() or not list_sets(golden_dir):
         return None
-    try:
+    with usage_errors():
         status = verify(golden_dir)  # loads and checks every set, as `harness golden verify` does
-    except GoldenError as error:
-        raise pytest.UsageError(str(error)) from None
     if not status.ok:
         raise pytest.UsageError(status.explain())
     return status.lock_hash
@@ -151,10 +160,8 @@ def _start_record(
     default = harness_config.root / "reports" / report.run_dir_name(model_text)
     run_dir = Path(worker_input.get("harness_run_dir") or
                    (Path(config.invocation_params.dir, chosen).resolve() if chosen else default))  # fmt: skip
-    try:
+    with usage_errors():
         settings = gates.GateSettings.from_table(harness_config.gates)
-    except ValueError as error:
-        raise pytest.UsageError(str(error)) from None
     record = report.RunRecord(
         run_dir,
         golden_lock_hash=lock_hash,
@@ -262,10 +269,40 @@ def _message(test_report: pytest.TestReport) -> str:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Note every suite test collected, so one that never reports (an interrupted run) shows as not run."""
+    """Check [tool.harness.gates] against the gates the collected suites declare, then note every suite test
+    collected, so one that never reports (an interrupted run) shows as not run."""
+    suite_items = [item for item in session.items if _is_suite_test(item)]
+    if suite_items and CONFIG_KEY in session.config.stash:
+        _check_gate_keys(session, {Path(item.path) for item in suite_items})
     record = session.config.stash.get(RECORD_KEY, None)
     if record is not None and not session.config.option.collectonly:  # --collect-only runs nothing: no report
-        record.collected.update(item.nodeid for item in session.items if _is_suite_test(item))
+        record.collected.update(item.nodeid for item in suite_items)
+
+
+def _check_gate_keys(session: pytest.Session, modules: set[Path]) -> None:
+    """A key of [tool.harness.gates] that no gate of the suites reads is a usage error naming the closest
+    gate: misspelt, its bar would silently never apply. The names are read from the suites' source."""
+    from harness import gate_keys
+
+    config = session.config
+    harness_config = config.stash[CONFIG_KEY]
+    files = gate_keys.suite_files(modules, Path(config.rootpath), config.getini("python_files"))
+    source = os.path.relpath(harness_config.root / "pyproject.toml", config.invocation_params.dir)
+    try:
+        with usage_errors():
+            gate_keys.check_keys(harness_config.gates, gate_keys.declared(files), source)
+    except pytest.UsageError as error:
+        _hand_to_controller(session, str(error))
+        raise
+
+
+def _hand_to_controller(session: pytest.Session, message: str) -> None:
+    """On an xdist worker, a usage error raised in collection would leave the controller waiting for tests it
+    handed out (an INTERNALERROR). The worker stops its session instead and passes the message on; the
+    controller ends the run as a usage error with it (`pytest_testnodedown`, `pytest_sessionfinish`)."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["harness_usage_error"] = message
+        session.shouldstop = message
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -290,9 +327,15 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     record.models.update(output.get("harness_models", {}))
     record.extras.update(output.get("harness_extras", {}))
     record.collected.update(output.get("harness_collected", []))
+    if message := output.get("harness_usage_error"):
+        node.config.stash[WORKER_USAGE_ERROR_KEY] = message
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+    if (message := session.config.stash.get(WORKER_USAGE_ERROR_KEY, None)) is not None:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR  # as the same run without xdist would end
+        sys.stderr.write(f"ERROR: {message}\n")
+        return
     record = session.config.stash.get(RECORD_KEY, None)
     if record is None:
         return
@@ -334,10 +377,8 @@ def _share_cores_between_workers(config: pytest.Config) -> None:
 
 
 def _load_config(config: pytest.Config) -> HarnessConfig:
-    try:
+    with usage_errors():
         harness_config = HarnessConfig.load(Path(config.rootpath))
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from None
     if cache_dir := config.getoption("--cache-dir"):
         harness_config = _with_cache_dir(harness_config, Path(config.invocation_params.dir, cache_dir).resolve())
     return harness_config
@@ -356,7 +397,7 @@ def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
 @pytest.fixture(scope="session")
 def generation_cache(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Iterator[GenerationCache]:
     """The SQLite generation cache shared by every suite, run and xdist worker."""
-    cache = GenerationCache(harness_config.cache_dir / CACHE_FILE, enabled=not pytestconfig.getoption("--no-cache"))
+    cache = GenerationCache.in_dir(harness_config.cache_dir, enabled=not pytestconfig.getoption("--no-cache"))
     yield cache
     cache.close()
 
@@ -420,7 +461,7 @@ def golden(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Callab
     def load(name: str) -> list[GoldenCase]:
         if name not in loaded:
             cases = load_set(harness_config.golden_dir, name)
-            loaded[name] = cases[:: max(1, len(cases) // limit)][:limit] if limit else cases
+            loaded[name] = evenly_spread(cases, limit) if limit else cases
         return loaded[name]
 
     return load
@@ -433,13 +474,10 @@ def dataset(pytestconfig: pytest.Config) -> CuratedDataset:
     option = pytestconfig.getoption("--dataset")
     if option is None:
         pytest.skip("no --dataset DIR given: the data suites check a curated dataset (`harness curate` writes one)")
-    from harness.curation.config import CurationError
     from harness.curation.dataset import load_dataset
 
-    try:
+    with usage_errors(f"--dataset={option}: "):
         return load_dataset(Path(pytestconfig.invocation_params.dir, option))
-    except CurationError as error:
-        raise pytest.UsageError(f"--dataset={option}: {error}") from None
 
 
 def _visible_progress(config: pytest.Config) -> ProgressFactory:

@@ -11,7 +11,8 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from harness.models.base import Completion, ModelError, Params, ProgressFactory, Prompt, as_messages
+from harness.errors import ModelError
+from harness.models.base import Completion, Params, ProgressFactory, Prompt, as_messages
 
 
 def echo_last_user_turn(messages: list[dict[str, str]]) -> str:

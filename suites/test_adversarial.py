@@ -51,7 +51,7 @@ from harness.adversarial import (
     wrap_in_markup,
 )
 from harness.adversarial.injection import payload_of
-from harness.golden import GoldenCase
+from harness.golden import GoldenCase, evenly_spread
 
 MAX_NEW_TOKENS = 20  # as in test_banking77.py, so the clean answers are the same cache entries
 PER_INTENT = 2  # clean subset: 2 cases per intent = 154, each perturbed once (kinds taken in turn)
@@ -62,11 +62,6 @@ MIN_TOKENS_PER_WORD = 0.9  # a long message must reach the model with at least t
 
 def ask(model: Model, probes: Sequence[GoldenCase | Probe]) -> list[Completion]:
     return model.generate([probe.prompt() for probe in probes], max_new_tokens=MAX_NEW_TOKENS)
-
-
-def spread(items: Sequence[GoldenCase], n: int) -> list[GoldenCase]:
-    """n items evenly spread over the sequence (all of them when there are fewer)."""
-    return list(items[:: max(1, len(items) // n)][:n])
 
 
 def digest(probes: Sequence[Probe]) -> str:
@@ -217,7 +212,7 @@ def long_messages(model, subset) -> tuple[list[Probe], list[int], list[Completio
     """LONG_CASES subset queries inside ~1,200 words of small talk, asked first or last in turn; with the
     number of filler words each carries."""
     probes, fillers = [], []
-    for i, case in enumerate(spread(subset, LONG_CASES)):
+    for i, case in enumerate(evenly_spread(subset, LONG_CASES)):
         message = long_input(case.messages[-1]["content"], seed_for(case.id, "long"), question_first=i % 2 == 1)
         probes.append(Probe.with_user_turn(case, message.text, "long", tags=["long"]))
         fillers.append(message.filler_words)
@@ -252,7 +247,7 @@ def test_markup_keeps_the_route(model, subset, clean):
     wrapper must not change the route. Paired with the clean answer; three misses in 18 pass."""
     kinds = [MARKUP_KINDS[i % len(MARKUP_KINDS)] for i in range(MARKUP_CASES)]
     probes = [Probe.with_user_turn(case, wrap_in_markup(case.messages[-1]["content"], kind), kind, tags=[kind])
-              for case, kind in zip(spread(subset, MARKUP_CASES), kinds, strict=False)]  # fmt: skip
+              for case, kind in zip(evenly_spread(subset, MARKUP_CASES), kinds, strict=False)]  # fmt: skip
     answers = ask(model, probes)
     same = [same_route(a, clean[p.source]) for p, a in zip(probes, answers, strict=True)]
     report.attach("adversarial.markup", {"consistency_by_kind": _rates(same, [p.tags for p in probes],

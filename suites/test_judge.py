@@ -22,8 +22,9 @@ listed, and more than max_error_rate of them fails the test. A judge server that
 import pytest
 
 from harness import gate, report
-from harness.judge import PairItem, RubricItem, evenly_spread, judge_records, render_prompt
-from harness.judge_calibration import calibrate, calibration_cases
+from harness.golden import evenly_spread
+from harness.judge import PairItem, RubricItem, judge_records, render_prompt
+from harness.judge.calibration import calibrate, calibration_cases
 
 ITEMS_SET = "regression"
 MAX_NEW_TOKENS = 64  # as in test_regression.py, so the model's answers come from the same cache entries

@@ -91,7 +91,7 @@ def tiny_project(
 @pytest.fixture(scope="session")
 def _empty_registry_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow sqlite store with its tables created. Creating them costs ~9 s of fsyncs, so tests copy it."""
-    from harness.registry import quiet_mlflow
+    from harness.release.registry import quiet_mlflow
 
     db = tmp_path_factory.mktemp("registry-template") / "mlflow.db"
     with quiet_mlflow():

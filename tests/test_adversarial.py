@@ -44,7 +44,7 @@ from harness.adversarial.forms import squash
 from harness.adversarial.injection import payload_of
 from harness.adversarial.perturbations import MAX_TYPOS, MIN_TYPO_WORD, WORDS_PER_TYPO
 from harness.golden import GoldenCase, load_set
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
 from harness.models.base import ModelError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -273,7 +273,7 @@ def test_a_candidate_repeating_a_val_row_or_too_long_is_dropped_and_replaced(tmp
 
 
 def test_every_probe_the_adversarial_suite_builds_is_checked():
-    """Rebuild the suite's own probes with its own module (constants, subset, spread) from the real
+    """Rebuild the suite's own probes with its own module (constants, subset, evenly_spread) from the real
     golden/banking77: each must be among the texts the leakage check indexes."""
     spec = importlib.util.spec_from_file_location("adversarial_suite", ROOT / "suites" / "test_adversarial.py")
     assert spec and spec.loader
@@ -284,9 +284,9 @@ def test_every_probe_the_adversarial_suite_builds_is_checked():
     built = [perturb(query[c.id], suite.KINDS[i % len(suite.KINDS)], seed_for(c.id, suite.KINDS[i % len(suite.KINDS)]))
              for i, c in enumerate(subset)]  # fmt: skip
     built += [long_input(query[c.id], seed_for(c.id, "long"), question_first=i % 2 == 1).text
-              for i, c in enumerate(suite.spread(subset, suite.LONG_CASES))]  # fmt: skip
+              for i, c in enumerate(suite.evenly_spread(subset, suite.LONG_CASES))]  # fmt: skip
     kinds = [suite.MARKUP_KINDS[i % len(suite.MARKUP_KINDS)] for i in range(suite.MARKUP_CASES)]
-    built += [wrap_in_markup(query[c.id], k) for c, k in zip(suite.spread(subset, suite.MARKUP_CASES), kinds,
+    built += [wrap_in_markup(query[c.id], k) for c, k in zip(suite.evenly_spread(subset, suite.MARKUP_CASES), kinds,
                                                               strict=False)]  # fmt: skip
     built += list(CONTENT_FREE.values())
     indexed = {g.text for g in leakage.probe_texts(ROOT / "golden", ["banking77"], ROOT)}

@@ -22,7 +22,7 @@ from harness.curation.config import LabelNoiseConfig
 from harness.curation.label_noise import tfidf_classifier
 from harness.gates import GateFailure, GateResult, GateSettings
 from harness.golden import GoldenCase, load_file
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "golden" / "banking77" / "cases.jsonl"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from harness import report_diff
 from harness.cli import main
 from harness.golden import load_set
-from harness.golden_lock import LOCK_FILE, lock_hash
+from harness.golden.lock import LOCK_FILE, lock_hash
+from harness.report import diff as report_diff
 
 CASES = [
     {"id": "t-1", "input": "my card has not arrived", "expected": "card_arrival"},

@@ -12,7 +12,7 @@ import pytest
 
 from harness.curation import config as curation_config
 from harness.curation import pipeline
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = {"toy-1": "Please close my account and delete all of my personal data for good.",

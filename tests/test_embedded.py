@@ -18,7 +18,7 @@ MATERIALISE = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from harness.embedded import materialised_dir
+    from harness.models.embedded import materialised_dir
     print(materialised_dir(sys.argv[1], Path(sys.argv[2])))
     """
 )

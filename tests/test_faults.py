@@ -29,7 +29,7 @@ from harness.cache import GenerationCache
 from harness.cli import main as harness_main
 from harness.config import HarnessConfig, OpenAISettings
 from harness.golden import GoldenError, load_file, load_set
-from harness.golden_lock import LOCK_FILE, freeze, verify
+from harness.golden.lock import LOCK_FILE, freeze, verify
 from harness.models.base import ModelError
 from harness.models.cached import CachedModel
 from harness.models.openai_compat import OpenAIBackend
@@ -191,7 +191,7 @@ def test_server_failures_are_retried_then_reported_as_errors_never_as_answers(
 
 # --- 1, 2, 6: what a run whose test errored leaves behind --------------------------------------------------
 
-LABELS = [f"intent_{chr(ord('a') + i)}" for i in range(13)]  # more than report_html.FULL_MATRIX_MAX labels
+LABELS = [f"intent_{chr(ord('a') + i)}" for i in range(13)]  # more than harness.report.html.FULL_MATRIX_MAX labels
 TOY = {f"query number {i} about {label}": label for label in LABELS for i in range(2)}
 SUITE = """
 import pytest
@@ -288,7 +288,7 @@ def test_a_test_that_errored_is_in_every_report_as_no_decision_and_promote_exits
     result.stdout.fnmatch_lines(["test_suite.py::test_beats_prompted_baseline *ERROR: no decision",
                                  "verdict: not a decision: 1 test(s) errored*", "report: *", "html: *"])  # fmt: skip
 
-    from harness.promote_decision import decide
+    from harness.release.decision import decide
 
     decision = decide(data, None, 0.05, exit_code=1)
     assert decision.broken and not decision.promote
@@ -316,8 +316,8 @@ def test_promote_exits_2_for_a_broken_run_and_1_for_a_refusal(
     tmp_path: Path, tiny_adapter_dir: Path, registry_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from harness.config import RegistrySettings
-    from harness.promote import PromoteOptions, SuiteRun, conclude
-    from harness.registry import adapter_sha256
+    from harness.release.promote import PromoteOptions, SuiteRun, conclude
+    from harness.release.registry import adapter_sha256
 
     config = HarnessConfig(root=tmp_path, cache_dir=tmp_path, registry=RegistrySettings(tracking_uri=registry_uri))
     gate = {"name": "toy.accuracy", "kind": "at_least", "passed": True, "value": 1.0, "threshold": 0.5, "cases": []}
@@ -361,12 +361,12 @@ def test_a_perfect_classification_gate_renders_and_the_html_path_is_printed_only
         assert "No confusions: every answer named its expected label." in page
         perfect.stdout.fnmatch_lines([f"html:   reports/{run_dir.name}/report.html"])
 
-        import harness.report_html
+        import harness.report.html
 
         def broken_renderer(run_dir: Path, results: Any) -> Path:
             raise TypeError("a rendering bug")
 
-        monkeypatch.setattr(harness.report_html, "write", broken_renderer)
+        monkeypatch.setattr(harness.report.html, "write", broken_renderer)
         (run_dir / "report.html").unlink()
         unwritten = toy_project.runpytest(f"--model=openai:m@{good.base_url}", "-k", "macro_f1")
     unwritten.assert_outcomes(passed=1)
@@ -408,7 +408,7 @@ def test_an_id_used_by_two_sets_is_refused_by_freeze_verify_and_golden_add(
 
 
 def test_review_export_refuses_a_run_that_holds_two_cases_under_one_id(tmp_path: Path) -> None:
-    from harness.review import ReviewError, export
+    from harness.judge.review import ReviewError, export
 
     def gate(name: str, text: str) -> dict[str, Any]:
         case = {"id": "dup-1", "input": text, "output": "no", "expected": "yes", "passed": False, "score": 0.0}
@@ -456,7 +456,7 @@ def test_a_huge_golden_case_is_named_by_file_line_and_id_and_refused_before_toke
 def test_a_non_utf8_byte_is_named_by_line_in_curation_sources_golden_sets_and_tables(tmp_path: Path) -> None:
     from harness.curation.config import CurationError, SourceConfig
     from harness.curation.sources import read
-    from harness.golden_table import cases_from_table
+    from harness.golden.table import cases_from_table
 
     data = b'text,label\nfine,a\nalso fine,b\ncaf\xe9 au lait,c\n'
     source = tmp_path / "raw.csv"

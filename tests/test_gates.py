@@ -290,3 +290,55 @@ def test_point_mode_slice_floor_fails_on_the_rate_itself(recorded) -> None:
     with pytest.raises(GateFailure, match=r"recall: 1/2 slices below 0\.2: a 0\.00"):
         gates.slices_at_least("recall", values, tags, 0.2, mode="point")
     assert recorded[0].details["mode"] == "point"
+
+
+# --- which gate names the suites declare (harness.gate_keys) ------------------------------------------------
+
+DECLARING = '''
+from harness import gate as g
+from harness.gates import no_regression as keep
+import harness.gates
+
+def test_a(model):
+    g.at_least("lit.accuracy", [True], 0.5)
+    keep(name="kw.no_regression", candidate=[True], baseline=[True])
+    harness.gates.slices_at_least("dotted.floor", [True], ["a"], 0.1)
+    g.better_than(f"fmt.{model}.beats", [True], [False])
+    g.at_least("arm.trusted" if model else "arm.untrusted", [True], 0.5)
+    g.measure("measured.only", [True])  # no bar: a key cannot set one
+    other.at_least("not.a.gate", [True], 0.5)
+'''
+
+
+def test_gate_names_are_read_from_every_spelling_of_a_gate_call(tmp_path) -> None:
+    from harness.gate_keys import declared
+
+    suite = tmp_path / "test_declaring.py"
+    suite.write_text(DECLARING)
+    found = declared([suite])
+    assert found.names == {"lit.accuracy", "kw.no_regression", "dotted.floor", "arm.trusted", "arm.untrusted"}
+    assert found.patterns == {"fmt.*.beats"} and found.knows("fmt.anything.beats")
+    assert not found.knows("measured.only") and not found.knows("not.a.gate")
+
+
+def test_unknown_gate_keys_name_the_closest_gate_and_options_are_not_gates(tmp_path) -> None:
+    from harness.config import ConfigError
+    from harness.gate_keys import DeclaredGates, check_keys
+
+    known = DeclaredGates(frozenset({"banking77.accuracy", "banking77.macro_f1"}), files=(tmp_path / "test_b.py",))
+    check_keys({"mode": "point", "alpha": 0.01, "banking77.accuracy": 0.85}, known, "pyproject.toml")
+    with pytest.raises(ConfigError, match=r'^pyproject.toml: \[tool.harness.gates\] sets bars for gates no suite has'
+                                          r'.*\n  "banking77.acuracy": did you mean "banking77.accuracy"\?$'):
+        check_keys({"banking77.acuracy": 0.85}, known, "pyproject.toml")
+    with pytest.raises(ValueError, match=r'"zzz": no gate is close \(the suites\' gates: banking77.accuracy, '):
+        check_keys({"zzz": 1}, known, "pyproject.toml")
+
+
+def test_a_gate_named_by_a_variable_could_be_any_gate_so_no_key_is_unknown(tmp_path) -> None:
+    from harness.gate_keys import check_keys, declared
+
+    suite = tmp_path / "test_dynamic.py"
+    suite.write_text("from harness import gate\n\ndef test_x(name):\n    gate.at_least(name, [True], 0.1)\n")
+    check_keys({"anything.at.all": 0.5}, declared([suite]), "pyproject.toml")
+    suite.write_text("def test_half_written(:\n")  # a sibling that does not parse could declare any gate too
+    check_keys({"anything.at.all": 0.5}, declared([suite]), "pyproject.toml")

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.golden import GoldenCase, GoldenError, append_cases, load_set
-from harness.golden_lock import LOCK_FILE, freeze, lock_hash, verify
-from harness.golden_table import cases_from_table
+from harness.golden.lock import LOCK_FILE, freeze, lock_hash, verify
+from harness.golden.table import cases_from_table
 
 REPO = Path(__file__).resolve().parents[1]
 USER = {"role": "user", "content": "Where is my card?"}
@@ -372,3 +372,11 @@ def test_banking77_cases_file_is_what_build_py_produces() -> None:
     assert json.loads((REPO / "golden/banking77/labels.json").read_text()) == labels
     system = cases[0].messages[0]["content"]
     assert system.startswith("Classify") and all(label in system.splitlines() for label in labels)
+
+
+def test_evenly_spread_takes_a_fixed_step_over_the_whole_set() -> None:
+    from harness.golden import evenly_spread
+
+    assert evenly_spread(list(range(10)), 3) == [0, 3, 6]  # every family of a set written family by family
+    assert evenly_spread(list(range(10)), 4) == [0, 2, 4, 6]
+    assert evenly_spread(["a", "b"], 5) == ["a", "b"]  # fewer items than the limit: all of them

@@ -13,7 +13,8 @@ import pytest
 from harness.cache import GenerationCache
 from harness.config import JudgeSettings
 from harness.golden import load_file, load_set
-from harness.judge import (
+from harness.judge.calibration import CalibrationError, PairCase, RubricCase, calibrate, calibration_cases, cohen_kappa
+from harness.judge.llm import (
     DATA_NOTICE,
     REASK_PROMPT,
     RUBRIC_FORM,
@@ -25,7 +26,6 @@ from harness.judge import (
     read_winner,
     rubric_prompt,
 )
-from harness.judge_calibration import CalibrationError, PairCase, RubricCase, calibrate, calibration_cases, cohen_kappa
 from harness.models.base import ModelError
 from harness.models.cached import CachedModel
 from harness.progress import no_progress

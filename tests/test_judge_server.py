@@ -20,13 +20,13 @@ import pytest
 
 from harness.cache import GenerationCache
 from harness.config import JudgeSettings, OpenAISettings
-from harness.embedded import smollm2_gguf
 from harness.golden import load_set
-from harness.golden_lock import freeze
-from harness.judge import DATA_NOTICE, Judge, PairItem, RubricItem, pairwise_prompt, quote, rubric_prompt
-from harness.judge_calibration import RubricCase, calibrate, calibration_cases
+from harness.golden.lock import freeze
+from harness.judge.calibration import RubricCase, calibrate, calibration_cases
+from harness.judge.llm import DATA_NOTICE, Judge, PairItem, RubricItem, pairwise_prompt, quote, rubric_prompt
 from harness.models.base import Completion, Prompt, as_messages
 from harness.models.cached import CachedModel
+from harness.models.embedded import smollm2_gguf
 from harness.models.openai_compat import OpenAIBackend
 from harness.models.spec import OpenAISpec
 from harness.progress import no_progress

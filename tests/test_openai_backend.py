@@ -16,9 +16,9 @@ import pytest
 
 from harness.cache import GenerationCache
 from harness.config import OpenAISettings
-from harness.embedded import smollm2_gguf
 from harness.models.base import ModelError, Prompt
 from harness.models.cached import CachedModel
+from harness.models.embedded import smollm2_gguf
 from harness.models.openai_compat import OpenAIBackend
 from harness.models.spec import OpenAISpec
 from harness.progress import no_progress

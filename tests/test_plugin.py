@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.embedded import MissingEmbeddedModel, wheel_dir
+from harness.models.embedded import MissingEmbeddedModel, wheel_dir
 
 SUITE_USING_BOTH = """
 def test_answers(model, baseline):

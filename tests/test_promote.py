@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from harness import registry as reg
 from harness.cli import main
 from harness.config import HarnessConfig
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
+from harness.models.resolve import pinned
 from harness.models.spec import PeftSpec, parse_spec
-from harness.promote_decision import TestOutcome, compare_with_champion, decide
-from harness.registry import Registry, adapter_sha256
+from harness.release import registry as reg
+from harness.release.decision import TestOutcome, compare_with_champion, decide
+from harness.release.registry import Registry, adapter_sha256
 from tests.tiny_models import build_tiny_adapter
 
 # --- the decision rule --------------------------------------------------------------------------------------
@@ -280,7 +281,8 @@ def test_promotes_a_passing_adapter_with_its_tags_and_moves_the_alias(
     assert reg.TAG_COMMIT in tags and champion.results() == json.loads(Path(tags[reg.TAG_RESULTS]).read_text())
     assert champion.results() is not None and champion.results()["gates"] == run_results["gates"]  # type: ignore[index]
     # --model=champion now resolves to the stored copy, which later retraining cannot touch
-    assert parse_spec("champion", HarnessConfig.load(root), cwd=root) == PeftSpec(champion.adapter_dir)
+    config = HarnessConfig.load(root)
+    assert pinned(parse_spec("champion", config, cwd=root), config) == PeftSpec(champion.adapter_dir)
     assert json.loads((report_dir / "decision.json").read_text())["registered"] == "1"
 
     code, out = promote(capfd, "--adapter", str(adapters["good"]))  # the same adapter again: nothing moves

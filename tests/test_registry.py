@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from harness.config import ConfigError, HarnessConfig, RegistrySettings
-from harness.models.spec import HFSpec, PeftSpec, SpecError, describe_forms, parse_spec
-from harness.registry import TAG_ADAPTER, TAG_RESULTS, Registry, RegistryError, adapter_sha256, tracking_uri
+from harness.models.resolve import pinned
+from harness.models.spec import HFSpec, PeftSpec, RegistrySpec, describe_forms, parse_spec
+from harness.release.registry import TAG_ADAPTER, TAG_RESULTS, Registry, RegistryError, adapter_sha256, tracking_uri
 from tests.tiny_models import build_tiny_adapter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,22 +99,23 @@ def test_champion_resolves_to_the_stored_adapter_the_alias_points_to(
     tmp_path: Path, registry_uri: str, tiny_model_dir: Path, tiny_adapter_dir: Path
 ) -> None:
     config = config_for(tmp_path, registry_uri)
-    with pytest.raises(SpecError, match=r"no 'champion' in the model registry yet .* `harness promote --adapter DIR`"):
-        parse_spec("champion", config, cwd=tmp_path)
+    assert parse_spec("champion", config, cwd=tmp_path) == RegistrySpec("champion")  # parsing reads no registry
+    with pytest.raises(RegistryError, match=r"no 'champion' in the model registry yet .* `harness promote --adapter"):
+        pinned(RegistrySpec("champion"), config)
     assert "champion (the model registry's champion version)" in describe_forms(config)
 
     registry = Registry(config)
     first = registry.store_adapter(tiny_adapter_dir, adapter_sha256(tiny_adapter_dir))
     v1 = registry.register(first, {TAG_ADAPTER: adapter_sha256(tiny_adapter_dir)}, "first")
     assert (v1.version, v1.aliases, v1.tags[TAG_ADAPTER]) == ("1", ("champion",), adapter_sha256(tiny_adapter_dir))
-    assert parse_spec("champion", config, cwd=tmp_path) == PeftSpec(first)
+    assert pinned(parse_spec("champion", config, cwd=tmp_path), config) == PeftSpec(first)
 
     other = build_tiny_adapter(tiny_model_dir, tmp_path / "other", seed=3)
     second = registry.store_adapter(other, adapter_sha256(other))
     registry.register(second, {TAG_ADAPTER: adapter_sha256(other)}, "second")
     assert registry.champion() is not None and registry.champion().version == "2"  # type: ignore[union-attr]
     assert [v.version for v in registry.versions()] == ["1", "2"]
-    assert parse_spec("champion", config, cwd=tmp_path) == PeftSpec(second)
+    assert pinned(parse_spec("champion", config, cwd=tmp_path), config) == PeftSpec(second)
 
     explicit = config_for(tmp_path, registry_uri, models={"champion": f"hf:{tiny_model_dir}"})
     assert parse_spec("champion", explicit, cwd=tmp_path) == HFSpec(str(tiny_model_dir))  # the config's name wins
@@ -126,17 +128,30 @@ def test_a_champion_whose_stored_adapter_is_gone_says_how_to_recover(
     registry = Registry(config)
     registry.register(registry.store_adapter(tiny_adapter_dir, adapter_sha256(tiny_adapter_dir)), {}, "d")
     shutil.rmtree(tmp_path / "runs" / "registry")
-    with pytest.raises(SpecError, match=r"tiny-router version 1 \(champion\): its adapter .* is missing; restore"):
-        parse_spec("champion", config, cwd=tmp_path)
+    with pytest.raises(RegistryError, match=r"tiny-router version 1 \(champion\): its adapter .* is missing; restore"):
+        pinned(RegistrySpec("champion"), config)
 
 
 def test_a_broken_registry_store_is_a_clear_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     db = tmp_path / "mlflow.db"
     db.write_text("this is not an sqlite database, whatever its name says\n" * 4)
-    with pytest.raises(SpecError, match=rf"model registry 'tiny-router' at sqlite:///{db}: .*file is not a database"
+    config = config_for(tmp_path, f"sqlite:///{db}")
+    with pytest.raises(RegistryError, match=rf"model registry 'tiny-router' at sqlite:///{db}: .*file is not a database"
                        r" — check \$MLFLOW_TRACKING_URI or \[tool.harness.registry\] tracking_uri"):  # fmt: skip
-        parse_spec("champion", config_for(tmp_path, f"sqlite:///{db}"), cwd=tmp_path)
+        pinned(parse_spec("champion", config, cwd=tmp_path), config)
+
+
+def test_model_champion_with_nothing_promoted_stops_the_run_saying_how_to_get_one(
+    tiny_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project = tiny_project()
+    project.makepyfile(test_x="def test_x(model):\n    pass\n")
+    result = project.runpytest("--model=champion")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--model=champion: no 'champion' in the model registry yet" in result.stderr.str()
+    assert "`harness promote --adapter DIR`" in result.stderr.str()
 
 
 # --- two promotions at once ---------------------------------------------------------------------------------
@@ -144,9 +159,9 @@ def test_a_broken_registry_store_is_a_clear_error_naming_it(tmp_path: Path, monk
 RACER = """
 import json, sys, time
 from pathlib import Path
-from harness import promote
+from harness.release import promote
 from harness.config import HarnessConfig, RegistrySettings
-from harness.registry import Registry, adapter_sha256
+from harness.release.registry import Registry, adapter_sha256
 
 root, uri, adapter, report_dir, me = sys.argv[1:]
 config = HarnessConfig(root=Path(root), registry=RegistrySettings(tracking_uri=uri, model_name="tiny-router"),

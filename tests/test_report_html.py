@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from harness import gates, report_html
+from harness import gates
 from harness.gates import GateFailure, GateResult
-from harness.golden_lock import freeze
+from harness.golden.lock import freeze
+from harness.report import html as report_html
 
 ROUTES = [  # id, query, expected intent, the model's answer, the baseline's answer
     ("r-01", "where is my card", "card_arrival", "card_arrival", "card_arrival"),

@@ -16,10 +16,10 @@ import pytest
 from harness import gates
 from harness.cli import main
 from harness.golden import GoldenCase, load_file
-from harness.golden_lock import LOCK_FILE, Lock, freeze, verify
+from harness.golden.lock import LOCK_FILE, Lock, freeze, verify
 from harness.judge import Grade, PairVerdict, judge_records
-from harness.judge_calibration import PairCase, RubricCase, calibration_cases
-from harness.review import COLUMNS
+from harness.judge.calibration import PairCase, RubricCase, calibration_cases
+from harness.judge.review import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ import pytest
 
 from harness import gates
 from harness.golden import GoldenError
-from harness.golden_lock import LOCK_FILE, FrozenFile, Lock, file_hashes, freeze, lock_hash
+from harness.golden.lock import LOCK_FILE, FrozenFile, Lock, file_hashes, freeze, lock_hash
 
 TOY = [("toy-1", "where is my card", "card_arrival"), ("toy-2", "send money to my savings", "transfer"),
        ("toy-3", "what is the capital of france", "paris"), ("toy-4", "answer with yes or no", "yes"),
@@ -200,8 +200,8 @@ def test_a_failing_gate_reports_itself_and_writes_the_run_report(
 
 
 def test_no_gates_means_no_report(project: pytest.Pytester) -> None:
-    project.makepyfile(test_plain="def test_ok(golden):\n    assert len(golden('toy')) == 6\n")
-    result = project.runpytest()
+    project.makepyfile(test_plain="def test_ok(golden):\n    assert len(golden('toy')) == 6\n", test_suite=SUITE)
+    result = project.runpytest("test_plain.py")  # toy.accuracy's bar is for test_suite.py, which does not run
     result.assert_outcomes(passed=1)
     assert "harness gates" not in result.stdout.str() and not (project.path / "reports").exists()
 
@@ -212,6 +212,56 @@ def test_gates_used_after_a_session_do_not_point_at_its_report(project: pytest.P
     with pytest.raises(gates.GateFailure) as failure:
         gates.at_least("after", [False], 0.5)
     assert "report:" not in str(failure.value)
+
+
+# --- [tool.harness.gates] keys ---------------------------------------------------------------------------
+
+DATA_SUITE = """
+from harness import gate
+
+
+def test_rows(golden):
+    gate.at_least("toy.rows", [len(golden("toy")) >= 6], 1.0)
+"""
+
+KINDS = """
+
+def test_kinds(golden):
+    for kind in ["a"]:
+        gate.at_least(f"toy.{kind}.rate", [True], 0.0)
+"""
+
+
+def test_a_misspelt_gate_key_stops_the_run_naming_it_and_the_closest_gate(tiny_project) -> None:
+    project = tiny_project('[tool.harness.gates]\nmode = "point"\n"toy.acuracy" = 0.9\n"toy.answered" = 0.1\n')
+    write_set(project.path, "toy", toy_lines())
+    freeze(project.path / "golden", "toy set")
+    project.makepyfile(test_suite=SUITE)
+    error = usage_error(project.runpytest())
+    assert "pyproject.toml: [tool.harness.gates] sets bars for gates no suite has, so they would never apply" in error
+    assert '  "toy.acuracy": did you mean "toy.accuracy"?' in error
+    assert "toy.answered" not in error and "mode" not in error  # a known gate, an option
+    assert not (project.path / "reports").exists()  # stopped before any test ran
+
+    distributed = project.runpytest_subprocess("-n", "2")
+    assert distributed.ret == pytest.ExitCode.USAGE_ERROR
+    assert '"toy.acuracy": did you mean "toy.accuracy"?' in distributed.stderr.str() + distributed.stdout.str()
+
+
+def test_a_gate_key_is_known_from_any_suite_of_the_tree_and_from_f_string_names(tiny_project) -> None:
+    bars = '[tool.harness.gates]\n"toy.accuracy" = 0.9\n"toy.rows" = 0.0\n"toy.any_kind.rate" = 0.0\n'
+    project = tiny_project(bars)
+    write_set(project.path, "toy", toy_lines())
+    freeze(project.path / "golden", "toy set")
+    (project.path / "suites" / "data").mkdir(parents=True)
+    (project.path / "suites" / "test_suite.py").write_text(SUITE + KINDS)
+    (project.path / "suites" / "data" / "test_data.py").write_text(DATA_SUITE)
+    project.runpytest("suites/data").assert_outcomes(passed=1)  # toy.accuracy is suites/test_suite.py's gate
+
+    project = tiny_project(bars + '"toy.nothing" = 1.0\n')
+    error = usage_error(project.runpytest("suites/data"))
+    assert '"toy.nothing": no gate is close (the suites\' gates: toy.*.rate, toy.accuracy, toy.answered' in error
+    assert "(gates read from 2 suite files under suites)" in error
 
 
 def comparable(gate: dict[str, Any]) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def zero_lora_on_the_embedded_base(cache_dir: Path, out: Path) -> Path:
     from transformers import AutoModelForCausalLM
 
     from harness.config import EMBEDDED_BASE_ID
-    from harness.embedded import materialised_dir
+    from harness.models.embedded import materialised_dir
 
     base = AutoModelForCausalLM.from_pretrained(materialised_dir(EMBEDDED_BASE_ID, cache_dir))
     get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(out)

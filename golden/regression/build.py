@@ -390,7 +390,7 @@ def twin_key(case: GoldenCase) -> str:
 def run_base(pool: Sequence[GoldenCase]) -> tuple[dict[str, Any], list[Completion]]:
     """The base model's identity and generation settings, and its greedy answer to each candidate (cached)."""
     config = HarnessConfig.load(ROOT)
-    cache = GenerationCache(config.cache_dir / "generations.sqlite")
+    cache = GenerationCache.in_dir(config.cache_dir)
     try:
         model = ModelFactory(config, cache).build(parse_spec(MODEL, config, cwd=ROOT))
         # cast: mypy does not take GoldenCase's ChatMessage (a TypedDict) as the Mapping[str, str] Prompt wants

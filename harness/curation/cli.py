@@ -8,11 +8,10 @@ and logged in rejected.jsonl, and the run goes on.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+EXIT_OK = 0
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,18 +22,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.curation.config import CurationError, load
+    from harness.curation.config import load
     from harness.curation.pipeline import curate
     from harness.golden import display_path
 
-    try:
-        curation = load(args.config)
-        if args.output is not None:
-            curation = replace(curation, curate=replace(curation.curate, output_dir=str(args.output.resolve())))
-        result = curate(curation, log=lambda line: print(line, flush=True))
-    except CurationError as error:
-        print(f"harness curate: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    curation = load(args.config)  # a CurationError is bad input: `harness` exits 2 with its message
+    if args.output is not None:
+        curation = replace(curation, curate=replace(curation.curate, output_dir=str(args.output.resolve())))
+    result = curate(curation, log=lambda line: print(line, flush=True))
     out = display_path(result.output_dir)
     splits = ", ".join(f"{name} {n}" for name, n in result.curation["splits"].items())
     rejected = sum(stage.get("rejected", 0) for stage in result.curation["stages"])

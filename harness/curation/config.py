@@ -19,9 +19,10 @@ from typing import Any
 import yaml
 
 from harness.curation.minhash import MinHashParams
+from harness.errors import InputDataError
 
 
-class CurationError(ValueError):
+class CurationError(InputDataError, ValueError):
     """Bad curation input (config, source file, golden set). The message says what, where and how to fix."""
 
 

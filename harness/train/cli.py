@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_REFUSED = 0, 1
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,23 +22,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.config import ConfigError, HarnessConfig
-    from harness.train.config import TrainConfigError, load_train_config
-    from harness.train.data import DatasetError
-    from harness.train.run import TrainingRefused, train
+    """Train; a refusal (TrainingRefused) or bad input raises, and `harness` turns it into exit 1 or 2."""
+    from harness.config import HarnessConfig
+    from harness.train.config import load_train_config
+    from harness.train.run import train
 
-    try:
-        harness = HarnessConfig.load(Path.cwd())
-        config = load_train_config(args.config, root=harness.root)
-        if args.max_steps is not None:
-            config.max_steps = args.max_steps
-        if args.output_dir is not None:
-            config.output_dir = args.output_dir.resolve()
-        result: Any = train(config, harness, strict=args.strict, force=args.force)
-    except TrainingRefused as refusal:
-        print(f"harness train: refused: {refusal}", file=sys.stderr)
-        return EXIT_REFUSED
-    except (TrainConfigError, DatasetError, ConfigError) as error:
-        print(f"harness train: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    harness = HarnessConfig.load(Path.cwd())
+    config = load_train_config(args.config, root=harness.root)
+    if args.max_steps is not None:
+        config.max_steps = args.max_steps
+    if args.output_dir is not None:
+        config.output_dir = args.output_dir.resolve()
+    result: Any = train(config, harness, strict=args.strict, force=args.force)
     return EXIT_OK if result.adapter_dir.is_dir() else EXIT_REFUSED

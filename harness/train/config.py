@@ -14,10 +14,12 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from harness.errors import UsageError
+
 METHODS = ("lora", "dora", "qlora")
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(UsageError):
     """A config that cannot be trained with; the message names the file and key."""
 
 

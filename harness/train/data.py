@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputDataError
+
 SPLITS = ("train", "val", "test")
 
 
-class DatasetError(ValueError):
+class DatasetError(InputDataError):
     """A curated dataset that cannot be trained on; the message names the file and line."""
 
 

@@ -15,11 +15,12 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness.config import HarnessConfig
+from harness.config import ConfigError, HarnessConfig
+from harness.errors import Refused
 from harness.train import lint as config_lint
 from harness.train.config import TrainConfig
 from harness.train.data import (
@@ -31,27 +32,13 @@ from harness.train.data import (
     val_cases,
     without_system_prompt,
 )
+from harness.train.result import TrainResult
 
 DATA_SUITES = Path("suites/data")
 
 
-class TrainingRefused(RuntimeError):
+class TrainingRefused(Refused):
     """Training did not start: data gates failed, lint in --strict mode, or an impossible method."""
-
-
-@dataclass
-class TrainResult:
-    adapter_dir: Path
-    summary_path: Path
-    warnings: list[str]
-    steps: int
-    seconds: float
-    train_rows: int
-    replay_rows: int
-    tokens_per_second: float
-    peak_rss_mb: float
-    best: dict[str, Any] | None
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def check_data_gates(dataset: Path, root: Path) -> None:
@@ -152,7 +139,7 @@ def _replay(
         raise TrainingRefused(f"{config.source}: train.replay.task_input_labels {settings.task_input_labels} "
                               "names no label of the training split")  # fmt: skip
     prompts = _without_golden_leaks(general, harness) + task  # task rows passed curation's leakage stage
-    cache = GenerationCache(harness.cache_dir / "generations.sqlite")
+    cache = GenerationCache.in_dir(harness.cache_dir)
     try:
         base = ModelFactory(harness, cache).build(parse_spec(config.base_model, harness, cwd=harness.root))
         answers = base.generate(prompts, max_new_tokens=settings.max_new_tokens)
@@ -282,7 +269,7 @@ def harness_threshold(harness: HarnessConfig, gate: str) -> float:
     settings = GateSettings.from_table(harness.gates)
     try:
         return settings.threshold(gate, None)
-    except ValueError:
+    except ConfigError:
         raise TrainingRefused(f"eval_gate names gate {gate!r}, which has no bar in [tool.harness.gates]") from None
 
 

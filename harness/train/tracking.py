@@ -10,14 +10,12 @@ import logging
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.config import HarnessConfig
-from harness.registry import sqlite_path, tracking_uri
+from harness.release.registry import sqlite_path, tracking_uri
 from harness.train.config import TrainConfig
-
-if TYPE_CHECKING:
-    from harness.train.run import TrainResult
+from harness.train.result import TrainResult
 
 
 def log_training_run(

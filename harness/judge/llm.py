@@ -11,7 +11,7 @@ verdicts honest:
   A server that fails after the backend's retries raises `ModelError`, never a verdict;
 - a comparison is asked in both orders; a pair whose two orders disagree counts as a tie.
 
-Whether the verdicts count at all is `judge_calibration.calibrate`'s call: agreement (accuracy, Cohen's kappa) with the
+Whether the verdicts count at all is `calibration.calibrate`'s call: agreement (accuracy, Cohen's kappa) with the
 human verdicts in golden/judge_calibration. Below `[tool.harness.judge] min_kappa` the judge is
 untrusted, and the judge suite reports its figures without gating on them.
 """
@@ -341,11 +341,6 @@ def _pair(first: Reading, second: Reading) -> PairVerdict:
     picks = (in_order.get(first.value), swapped.get(second.value))
     problems = [f"order {n}: {r.problem}" for n, r in ((1, first), (2, second)) if r.value is None]
     return PairVerdict(picks, (first.reason, second.reason), "; ".join(problems) or None)
-
-
-def evenly_spread(items: Sequence[Any], limit: int) -> list[Any]:
-    """At most `limit` items spread over the whole sequence, so a judged subset covers every family."""
-    return list(items[:: max(1, len(items) // limit)][:limit])
 
 
 def judge_records(

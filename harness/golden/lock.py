@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.golden import (
+from harness.golden.cases import (
     CASES_FILE,
     GoldenCase,
     GoldenError,

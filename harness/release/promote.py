@@ -4,7 +4,7 @@
 
 1. Run `pytest suites/ --model=peft:DIR --baseline=base` in a subprocess (same python), its output streamed,
    its report written to a directory named up front (`--report-dir`) with a JUnit XML beside it.
-2. Decide (harness.promote_decision): pytest exit 0, every gate passed, and not significantly worse than the
+2. Decide (harness.release.decision): pytest exit 0, every gate passed, and not significantly worse than the
    champion on paired per-case outcomes. The champion's stored results.json serves when its golden lock is
    the candidate's; otherwise the suites run on the champion's stored adapter first (mostly cached).
 3. Promote under a file lock: re-read the champion inside it, compare again if it moved meanwhile, copy the
@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import registry as reg
 from harness import report
-from harness.config import ConfigError, HarnessConfig
+from harness.config import HarnessConfig
+from harness.errors import UsageError
 from harness.gates import GateSettings
-from harness.promote_decision import Decision, decide, read_junit
-from harness.registry import RegisteredVersion, Registry, RegistryError, adapter_sha256
+from harness.release import registry as reg
+from harness.release.decision import Decision, decide, read_junit
+from harness.release.registry import RegisteredVersion, Registry, adapter_sha256
 
-EXIT_PROMOTED, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_PROMOTED, EXIT_REFUSED = 0, 1
 EXIT_BROKEN = 2
 """A run that broke decided nothing: CI must not read it as "the adapter is worse" (1)."""
 
@@ -74,11 +75,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _run_command(args: argparse.Namespace) -> int:
     extra = tuple(a for i, a in enumerate(args.pytest_args) if not (i == 0 and a == "--"))
     options = PromoteOptions(args.adapter, args.dry_run, args.baseline, args.suites, extra)
-    try:
-        return promote(options, HarnessConfig.load(Path.cwd()))
-    except (ConfigError, RegistryError) as error:
-        print(f"harness promote: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    return promote(options, HarnessConfig.load(Path.cwd()))  # `harness` turns a HarnessError into exit 2
 
 
 def promote(options: PromoteOptions, config: HarnessConfig) -> int:
@@ -86,7 +83,7 @@ def promote(options: PromoteOptions, config: HarnessConfig) -> int:
     adapter = options.adapter.resolve()
     sha = adapter_sha256(adapter)  # also checks that it is an adapter directory
     if not (config.root / options.suites).exists():
-        raise RegistryError(f"{options.suites}: no suites there; run from the repository root or pass --suites PATH")
+        raise UsageError(f"{options.suites}: no suites there; run from the repository root or pass --suites PATH")
     run = run_suites(config, f"peft:{adapter}", options, f"promote-{adapter.name}")
     return conclude(config, options, adapter, sha, run)
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from harness.errors import InputDataError
 from harness.golden import GoldenCase, display_path, read_jsonl
-from harness.judge import Grade, Judge, PairItem, PairVerdict, RubricItem, as_score, render_prompt
+from harness.judge.llm import Grade, Judge, PairItem, PairVerdict, RubricItem, as_score, render_prompt
 from harness.models.base import Prompt
 
 
-class CalibrationError(ValueError):
+class CalibrationError(InputDataError):
     """A calibration case is malformed; the message names the file, line, case id and field."""
 
 

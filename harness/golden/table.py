@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.golden import GoldenCase, GoldenError, display_path, not_utf8, read_jsonl, validate_rows
+from harness.golden.cases import GoldenCase, GoldenError, display_path, not_utf8, read_jsonl, validate_rows
 
 
 def cases_from_table(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputDataError
 from harness.golden import GoldenCase, GoldenError, append_cases, display_path, load_file, set_path, validate_rows
 
 COLUMNS = ("run", "case_id", "gate", "input", "output", "expected", "baseline_output", "why_selected", "verdict",
@@ -42,7 +43,7 @@ PREFERENCES = {"model": "a", "baseline": "b", "tie": "tie"}
 """A pairwise verdict -> the calibration case's `preferred`: the model's answer is response_a."""
 
 
-class ReviewError(ValueError):
+class ReviewError(InputDataError):
     """A review file or run cannot be used; the message says where (file:line) and how to fix it."""
 
 
@@ -337,7 +338,7 @@ def _proposal(row: Mapping[str, str], propose: str | None) -> dict[str, Any]:
 def _add_to_calibration(golden_dir: Path, cases: list[GoldenCase], reason: str) -> None:
     """Append and re-freeze, refusing when the golden sets already differ from their lock: a re-freeze
     would otherwise pin someone's unreviewed edit under this import's reason."""
-    from harness.golden_lock import freeze, verify
+    from harness.golden.lock import freeze, verify
 
     status = verify(golden_dir)
     if not status.ok:
@@ -377,21 +378,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _export_command(args: argparse.Namespace) -> int:
     if args.worst < 1:
         return _fail(f"--worst {args.worst}: pass a positive number of cases, e.g. --worst 30")
-    try:
-        csv_path, html_path, count = export(args.run_dir, args.worst, args.out)
-    except ReviewError as error:
-        return _fail(str(error))
+    csv_path, html_path, count = export(args.run_dir, args.worst, args.out)
     print(f"exported {count} case(s) for review: {display_path(csv_path)} (fill in 'verdict'), "
           f"{display_path(html_path)} (to read)")  # fmt: skip
     return 0
 
 
 def _import_command(args: argparse.Namespace) -> int:
-    try:
-        done = import_review(args.file, args.root, reason=args.reason, propose=args.propose,
-                             proposals_path=args.proposals)  # fmt: skip
-    except (ReviewError, GoldenError) as error:
-        return _fail(str(error))
+    done = import_review(args.file, args.root, reason=args.reason, propose=args.propose,
+                         proposals_path=args.proposals)  # fmt: skip
     if done.calibration:
         print(f"added {len(done.calibration)} verdict(s) to {display_path(args.root / CALIBRATION_SET)} and "
               f"re-froze golden.lock: commit both")  # fmt: skip

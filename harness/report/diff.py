@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputDataError
+
 RESULTS_FILE = "results.json"
 VALUE_TOLERANCE = 1e-9
 """Smaller value differences are float noise (e.g. a bootstrap summed in another order), not a change."""
 
 
-class ReportError(ValueError):
+class ReportError(InputDataError):
     """A run's results.json is missing or unreadable; the message names the file and the fix."""
 
 

@@ -1,9 +1,9 @@
-"""Golden sets: the frozen cases every suite scores a model on.
+"""Golden cases: the `GoldenCase` model, and reading, validating and writing golden set files.
 
 A set is `golden/<name>/cases.jsonl`, one `GoldenCase` per line. Golden sets are written by hand, so
 loading checks the whole file and reports every problem at once, each as `path:line: what — how to
 fix`: a fix-one-rerun-find-the-next loop over 400 lines wastes an afternoon. Freezing (golden.lock)
-lives in `golden_lock.py`; turning a user's CSV/JSONL table into cases, in `golden_table.py`.
+lives in `lock.py`; turning a user's CSV/JSONL table into cases, in `table.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
+
+from harness.errors import InputDataError
 
 CASES_FILE = "cases.jsonl"
 _MAX_SHOWN = 20  # problems printed in one error; all of them stay in GoldenError.problems
@@ -44,7 +46,7 @@ _MISSING_HINT = {
 }
 
 
-class GoldenError(ValueError):
+class GoldenError(InputDataError):
     """A golden set or table is malformed; `problems` holds one `path:line: what — fix` per problem."""
 
     def __init__(self, problems: Sequence[str], headline: str | None = None) -> None:
@@ -222,6 +224,19 @@ def load_numbered(path: Path) -> list[tuple[int, GoldenCase]]:
     for line, case in numbered:
         _SOURCES[_prompt_key(case.prompt())] = f"{display_path(path)}:{line} (case {case.id!r})"
     return numbered
+
+
+Item = TypeVar("Item")
+
+
+def evenly_spread(items: Sequence[Item], limit: int) -> list[Item]:
+    """At most `limit` (>= 1) items taken at a fixed step over the whole sequence, first one included.
+
+    Golden sets are written family by family (an intent's cases together), so a prefix would cover a few
+    families only; a fixed step covers them all, and the same set gives the same slice on every run. The
+    `--golden-limit` smoke slice, the judge suite's judged subset and the adversarial suite's long and
+    markup probes are all taken this way."""
+    return list(items[:: max(1, len(items) // limit)][:limit])
 
 
 def shared_ids(files: Mapping[Path, Sequence[tuple[int, GoldenCase]]]) -> list[str]:

@@ -29,8 +29,10 @@ from typing import Any
 
 from filelock import FileLock
 
+from harness.cache import sha256_file
 from harness.config import HarnessConfig
-from harness.models.hf import ADAPTER_PATTERNS, TOKENIZER_FILES
+from harness.errors import RegistryError
+from harness.models.files import ADAPTER_PATTERNS, TOKENIZER_FILES
 
 TAG_ADAPTER = "harness.adapter_sha256"
 TAG_GOLDEN = "harness.golden_lock_hash"
@@ -42,10 +44,6 @@ TAG_RESULTS = "harness.results"
 TAG_FINGERPRINT = "harness.model_fingerprint"
 MAX_TAG_CHARS = 5000  # MLflow caps tag values (8000 on sqlite); the full gate table is in the stored results
 PROMOTE_HINT = "harness promote --adapter DIR"
-
-
-class RegistryError(RuntimeError):
-    """The registry or its store cannot give what was asked; the message says which and how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -101,16 +99,8 @@ def adapter_files(adapter_dir: Path) -> list[Path]:
 
 def adapter_sha256(adapter_dir: Path) -> str:
     """sha256 over (name, sha256) of each adapter file: the adapter's identity, independent of where it lives."""
-    parts = [(f.name, _file_sha256(f)) for f in adapter_files(adapter_dir)]
+    parts = [(f.name, sha256_file(f)) for f in adapter_files(adapter_dir)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @contextmanager

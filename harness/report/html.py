@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.metrics import OTHER, classification_report, label_match, normalise_label
-from harness.report import NO_DECISION, Verdict, error_rows, gate_rows, verdict
+from harness.report.record import NO_DECISION, Verdict, verdict
+from harness.report.summary import error_rows, gate_rows
 
 HTML_FILE = "report.html"
 TEXT_LIMIT = 280  # characters of a model output or input shown in a table cell

@@ -1,0 +1,46 @@
+"""Golden sets: the frozen cases every suite scores a model on.
+
+cases.py   `GoldenCase`, and reading, validating and writing `golden/<set>/cases.jsonl`
+lock.py    freezing: `golden/golden.lock` pins the sha256 of every set
+table.py   a user's CSV/TSV/JSONL table -> cases, for `harness golden add`
+
+The cases API is re-exported here, so suites and build scripts write `from harness.golden import GoldenCase`.
+"""
+
+from harness.golden.cases import (
+    CASES_FILE,
+    ChatMessage,
+    GoldenCase,
+    GoldenError,
+    append_cases,
+    display_path,
+    evenly_spread,
+    list_sets,
+    load_file,
+    load_set,
+    not_utf8,
+    read_jsonl,
+    set_path,
+    source_of,
+    validate_rows,
+    write_file,
+)
+
+__all__ = [
+    "CASES_FILE",
+    "ChatMessage",
+    "GoldenCase",
+    "GoldenError",
+    "append_cases",
+    "display_path",
+    "evenly_spread",
+    "list_sets",
+    "load_file",
+    "load_set",
+    "not_utf8",
+    "read_jsonl",
+    "set_path",
+    "source_of",
+    "validate_rows",
+    "write_file",
+]
