@@ -1,10 +1,11 @@
 """`[tool.harness.gates]` keys checked against the gates the suites declare.
 
-A bar is looked up by the gate's name when the gate runs, so a misspelt key is never read: its gate
-silently keeps the suite's default bar, and the run still passes or fails on it. The names are in the
+A bar is looked up by the gate's name when the gate runs, so a misspelt key is never read: it never
+applies, and a gate that keeps a bar in code would still pass or fail on that one. The names are in the
 suites' source, as the first argument of `gate.at_least("banking77.accuracy", ...)` and the other gates
-that take a bar, so they can be read without running anything: at the end of collection the plugin reads
-them from the suite files and stops the run on a key that names none of them, suggesting the closest.
+that have a bar (passed in code or not), so they can be read without running anything: at the end of
+collection the plugin reads them from the suite files and stops the run on a key that names none of
+them, suggesting the closest.
 
 Which suite files: every test file in the suite tree of each collected suite module, i.e. the top-level
 directory under the rootdir that holds it (`suites/` for `pytest suites/data`), so that running one suite
@@ -12,6 +13,11 @@ does not make the other suites' keys look unknown. A module at the rootdir's top
 files beside it. A gate named by an f-string is a pattern (`{x}` matches anything); one named by any other
 expression could have any name, and so could the gates of a suite file that does not parse (pytest reports
 it when it runs): then no key can be called unknown and the check is skipped.
+
+Every bar is written once (see `harness.gates`), so the same reading checks the bars of the collected suite
+modules: a gate called without a bar whose name has no key, or with a literal bar that differs from its
+key, stops the run before any test, naming file, line and fix. A bar that is not a literal, or a call that
+spreads `*args`/`**kwargs`, cannot be read here; the gate itself checks it when it runs.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError
-from harness.gates import GATES_WITH_BARS, OPTIONS
+from harness.gates import BAR_ARGUMENTS, GATES_WITH_BARS, OPTIONS, no_bar, two_bars
 
 GATE_MODULES = ("harness.gate", "harness.gates")
 """How suites name the gates module: `from harness import gate` (the suites' spelling) or `harness.gates`."""
 ANY_NAME = "*"
+UNREADABLE = object()
+"""A bar argument whose value cannot be read from source (a variable, an expression, `**kwargs`)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,49 @@ def check_keys(table: Mapping[str, Any], gates: DeclaredGates, source: str) -> N
     )
 
 
+def check_bars(table: Mapping[str, Any], files: Iterable[Path], source: str) -> None:
+    """Raise ConfigError naming each gate call in `files` whose bar is nowhere (no argument, no key in `table`)
+    or in both places with different values; gates named by a pattern and unreadable bars are left to run time."""
+    problems = []
+    for path in sorted(files):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except (SyntaxError, ValueError, OSError):  # pytest reports it when it collects the file
+            continue
+        for call, gate, name in _gate_calls(tree):
+            if gate not in BAR_ARGUMENTS or "*" in name:
+                continue
+            in_code, configured = _bar_in(call, gate), table.get(name)
+            if in_code is None and configured is None:
+                problems.append(f"{_shown(path)}:{call.lineno}: {no_bar(name)}")
+            elif isinstance(in_code, float) and configured is not None and in_code != float(configured):
+                problems.append(f"{_shown(path)}:{call.lineno}: {two_bars(name, in_code, float(configured))}")
+    if problems:
+        raise ConfigError(f"{source}: a gate needs one bar, in [tool.harness.gates] or else in its suite:\n  "
+                          + "\n  ".join(problems))  # fmt: skip
+
+
+def _bar_in(call: ast.Call, gate: str) -> float | object | None:
+    """The bar a gate call passes: a number, None when it passes none, or UNREADABLE."""
+    position, keyword = BAR_ARGUMENTS[gate]
+    node: ast.expr | None = None
+    if any(isinstance(arg, ast.Starred) for arg in call.args[: position + 1]):
+        return UNREADABLE
+    if len(call.args) > position:
+        node = call.args[position]
+    elif given := [k.value for k in call.keywords if k.arg == keyword]:
+        node = given[0]
+    elif any(k.arg is None for k in call.keywords):  # **kwargs could hold it
+        return UNREADABLE
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return None
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return UNREADABLE
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else UNREADABLE
+
+
 def _suggestion(key: str, gates: DeclaredGates) -> str:
     known = sorted(gates.names | gates.patterns)
     if close := difflib.get_close_matches(key, known, n=1):
@@ -107,33 +158,42 @@ def _shown(path: Path) -> str:
 
 def _names_in(tree: ast.Module) -> list[str]:
     """The first argument (or `name=`) of each call to a gate with a bar, as a name or a pattern."""
+    return [name for _, _, name in _gate_calls(tree)]
+
+
+def _gate_calls(tree: ast.Module) -> list[tuple[ast.Call, str, str]]:
+    """Each call to a gate with a bar: the call, the gate's function name and the gate's name (or pattern)."""
     modules, functions = _gate_imports(tree)
-    names = []
+    calls = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _calls_gate(node.func, modules, functions):
+        if isinstance(node, ast.Call) and (gate := _called_gate(node.func, modules, functions)) is not None:
             argument = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
-            names += _name_forms(argument)
-    return names
+            calls += [(node, gate, name) for name in _name_forms(argument)]
+    return calls
 
 
-def _gate_imports(tree: ast.Module) -> tuple[set[str], set[str]]:
-    """The local names bound to the gates module and to its gate functions."""
+def _gate_imports(tree: ast.Module) -> tuple[set[str], dict[str, str]]:
+    """The local names bound to the gates module, and those bound to its gate functions (to the function's name)."""
     modules: set[str] = set(GATE_MODULES)
-    functions: set[str] = set()
+    functions: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "harness":
             modules |= {alias.asname or alias.name for alias in node.names if alias.name in ("gate", "gates")}
         elif isinstance(node, ast.ImportFrom) and node.module == "harness.gates":
-            functions |= {alias.asname or alias.name for alias in node.names if alias.name in GATES_WITH_BARS}
+            bound = {alias.asname or alias.name: alias.name for alias in node.names}
+            functions |= {local: name for local, name in bound.items() if name in GATES_WITH_BARS}
         elif isinstance(node, ast.Import):
             modules |= {alias.asname for alias in node.names if alias.name == "harness.gates" and alias.asname}
     return modules, functions
 
 
-def _calls_gate(func: ast.expr, modules: set[str], functions: set[str]) -> bool:
+def _called_gate(func: ast.expr, modules: set[str], functions: dict[str, str]) -> str | None:
+    """The name of the gate function `func` calls, if it is one that takes a bar."""
     if isinstance(func, ast.Name):
-        return func.id in functions
-    return isinstance(func, ast.Attribute) and func.attr in GATES_WITH_BARS and _dotted(func.value) in modules
+        return functions.get(func.id)
+    if isinstance(func, ast.Attribute) and func.attr in GATES_WITH_BARS and _dotted(func.value) in modules:
+        return func.attr
+    return None
 
 
 def _dotted(node: ast.expr) -> str | None:

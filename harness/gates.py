@@ -1,11 +1,16 @@
 """Gates: thresholds with statistical confidence. A suite calls them; the exit code is the decision.
 
-    gate.at_least("banking77.accuracy", correct, 0.85, cases=cases, outputs=answers)
-    gate.no_regression("regression.pass", candidate_ok, baseline_ok, max_drop=0.05, cases=cases)
+    gate.at_least("banking77.accuracy", correct, cases=cases, outputs=answers)
+    gate.no_regression("regression.no_forgetting", candidate_ok, baseline_ok, cases=cases)
 
-A gate computes its value and 95% interval, compares with the threshold from `[tool.harness.gates]`
-(which wins over the suite's default), records everything (per-case outcomes included) for the run's
-report, and raises `GateFailure` with a message that says what failed, by how much and where to look.
+A gate computes its value and 95% interval, compares with its bar, records everything (per-case outcomes
+included) for the run's report, and raises `GateFailure` with a message that says what failed, by how much
+and where to look.
+
+Every bar is written once. It lives in `[tool.harness.gates]` under the gate's name; a suite passes one
+in code only for a gate the config does not list (a suite-local bar). No bar in either place, or two
+different ones, is a `ConfigError`: the plugin finds both in the suites' source before any test runs
+(`harness.gate_keys.check_bars`), and the gate raises it as well when it runs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ GATES_WITH_BARS = (
     "at_least", "statistic_at_least", "no_regression", "better_than", "not_worse_than", "slices_at_least",
 )  # fmt: skip
 """The gates that look a bar up by their name (`measure` takes none): what a key of [tool.harness.gates] can set."""
+BAR_ARGUMENTS = {
+    "at_least": (2, "threshold"), "statistic_at_least": (3, "threshold"), "no_regression": (3, "max_drop"),
+    "slices_at_least": (3, "floor"),
+}  # fmt: skip
+"""The gates whose bar a suite may also pass in code: the bar's position and keyword. `better_than` and
+`not_worse_than` take none in code: their bar is alpha, which a key of their name overrides."""
 
 
 class GateFailure(Refused, AssertionError):
@@ -49,12 +60,28 @@ class GateSettings:
             raise ConfigError(f"[tool.harness.gates] mode = {options['mode']!r}: use 'lower_bound' or 'point'")
         return cls(thresholds=thresholds, **options)
 
-    def threshold(self, name: str, default: float | None) -> float:
-        if name in self.thresholds:
-            return self.thresholds[name]
-        if default is None:
-            raise ConfigError(f'gate {name!r} has no threshold: pass one or set "{name}" in [tool.harness.gates]')
-        return default
+    def threshold(self, name: str, in_code: float | None) -> float:
+        """The gate's bar: `[tool.harness.gates]`'s, else the one the suite passed (a suite-local bar for a
+        gate the config does not list). Neither, or both with different values, is a ConfigError."""
+        configured = self.thresholds.get(name)
+        if configured is None:
+            if in_code is None:
+                raise ConfigError(no_bar(name))
+            return float(in_code)
+        if in_code is not None and float(in_code) != configured:
+            raise ConfigError(two_bars(name, float(in_code), configured))
+        return configured
+
+
+def no_bar(name: str) -> str:
+    return f'gate "{name}" has no bar: add "{name}" = <bar> to [tool.harness.gates] in pyproject.toml'
+
+
+def two_bars(name: str, in_code: float, configured: float) -> str:
+    return (
+        f'gate "{name}" has two bars: {in_code:g} in the suite and {configured:g} in [tool.harness.gates]; '
+        "a bar is written once: drop the suite's argument (or the key, for a suite-local bar)"
+    )
 
 
 @dataclass
@@ -118,7 +145,8 @@ def at_least(
     predictions: Sequence[str] | None = None,
 ) -> GateResult:
     """Pass when the mean of `values` clears the threshold: its lower confidence bound in lower_bound mode
-    (Wilson for pass/fail, bootstrap for scores), the value itself in point mode."""
+    (Wilson for pass/fail, bootstrap for scores), the value itself in point mode. `threshold` left out (the
+    rule for every gate's bar): the one in [tool.harness.gates]; given, it must not differ from that one."""
     settings = _State.settings
     bar = settings.threshold(name, threshold)
     if not values:
@@ -171,7 +199,7 @@ def no_regression(
     name: str,
     candidate: Sequence[bool],
     baseline: Sequence[bool],
-    max_drop: float | None = 0.05,
+    max_drop: float | None = None,
     *,
     cases: Sequence[Any] | None = None,
     outputs: Sequence[Any] | None = None,
@@ -219,7 +247,7 @@ def better_than(
     on the discordant pairs, one-sided, at the configured alpha (a `"<name>"` entry in config overrides
     alpha for this gate). The bar fine-tuning must clear, e.g. the few-shot prompted base model."""
     settings = _State.settings
-    alpha = settings.threshold(name, settings.alpha)
+    alpha = settings.thresholds.get(name, settings.alpha)
     candidate, reference = [bool(v) for v in candidate], [bool(v) for v in reference]
     if len(candidate) != len(reference):
         raise ValueError(f"gate {name!r}: {len(candidate)} candidate vs {len(reference)} reference outcomes")
@@ -260,7 +288,7 @@ def not_worse_than(
     Why not `no_regression`: its drop bar is about keeping what a baseline could do, while here any
     significant loss fails, whatever its size."""
     settings = _State.settings
-    alpha = settings.threshold(name, settings.alpha)
+    alpha = settings.thresholds.get(name, settings.alpha)
     candidate, reference = [bool(v) for v in candidate], [bool(v) for v in reference]
     if len(candidate) != len(reference):
         raise ValueError(f"gate {name!r}: {len(candidate)} candidate vs {len(reference)} {reference_name} outcomes")

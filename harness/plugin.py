@@ -281,7 +281,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _check_gate_keys(session: pytest.Session, modules: set[Path]) -> None:
     """A key of [tool.harness.gates] that no gate of the suites reads is a usage error naming the closest
-    gate: misspelt, its bar would silently never apply. The names are read from the suites' source."""
+    gate: misspelt, its bar would silently never apply. So is a gate of the collected modules with no bar,
+    or with a bar in code that differs from its key. Names and bars are read from the suites' source."""
     from harness import gate_keys
 
     config = session.config
@@ -291,6 +292,7 @@ def _check_gate_keys(session: pytest.Session, modules: set[Path]) -> None:
     try:
         with usage_errors():
             gate_keys.check_keys(harness_config.gates, gate_keys.declared(files), source)
+            gate_keys.check_bars(harness_config.gates, modules, source)
     except pytest.UsageError as error:
         _hand_to_controller(session, str(error))
         raise

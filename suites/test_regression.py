@@ -1,9 +1,9 @@
 """No catastrophic forgetting: a fine-tuned model must keep passing what its baseline passes.
 
-Gates (a threshold in [tool.harness.gates] wins over the default here):
+Gates (bars in [tool.harness.gates], the only place they are written):
 - regression.no_forgetting: on golden/regression (general-capability cases the base model passes:
-  facts, small arithmetic, format instructions), lose at most 5% of the baseline's passes, and not be
-  significantly worse (McNemar);
+  facts, small arithmetic, format instructions), lose at most its bar's share of the baseline's passes,
+  and not be significantly worse (McNemar);
 - banking77.no_regression: the same rule for Banking77 routing, so a new adapter cannot trade away
   intents the baseline already routes. Against the base model, which routes none of the 385, it cannot
   fail; it bites with `--baseline=champion`.
@@ -48,9 +48,9 @@ def compare(model, baseline, cases, max_new_tokens, passed):
 
 def test_no_forgetting(distinct, golden):
     outcome = compare(*distinct, golden("regression"), MAX_NEW_TOKENS, passes)
-    gate.no_regression("regression.no_forgetting", max_drop=0.05, **outcome)
+    gate.no_regression("regression.no_forgetting", **outcome)
 
 
 def test_banking77_no_regression(distinct, golden):
     outcome = compare(*distinct, golden("banking77"), BANKING77_MAX_NEW_TOKENS, metrics.label_match)
-    gate.no_regression("banking77.no_regression", max_drop=0.05, **outcome)
+    gate.no_regression("banking77.no_regression", **outcome)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +294,7 @@ def baseline(tmp_path_factory):
 @pytest.fixture
 def suite_project(tiny_project, rows: LabelledRows, cases: list[GoldenCase]) -> pytest.Pytester:
     """The real Banking77 suite on the 30 golden cases of INTENTS, with a curated split of their rows."""
-    pytester = tiny_project('[tool.harness.gates]\n"banking77.not_worse_than_classical" = 0.05\n')
+    pytester = tiny_project(shipped_bars(REPO / "suites" / "test_banking77.py"))  # the real bars, from the config
     golden = pytester.path / "golden" / "banking77"
     golden.mkdir(parents=True)
     (golden / "cases.jsonl").write_text("".join(case.to_json_line() + "\n" for case in cases))
@@ -302,6 +303,15 @@ def suite_project(tiny_project, rows: LabelledRows, cases: list[GoldenCase]) -> 
     shutil.copy(REPO / "suites" / "test_banking77.py", pytester.path / "test_banking77.py")
     pytester.makeconftest(CONFTEST)
     return pytester
+
+
+def shipped_bars(suite: Path) -> str:
+    """The repo's [tool.harness.gates] bars of the gates `suite` declares, as a table for a pytester project."""
+    from harness.gate_keys import declared
+
+    table = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["harness"]["gates"]
+    gates = declared([suite])
+    return "[tool.harness.gates]\n" + "".join(f'"{k}" = {v}\n' for k, v in table.items() if gates.knows(k))
 
 
 def classifier_answers(rows: LabelledRows, cases: list[GoldenCase]) -> list[str]:

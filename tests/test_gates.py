@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from harness import gates, stats
+from harness.config import ConfigError
 from harness.gates import GateFailure, GateResult, GateSettings
 
 
@@ -80,15 +81,50 @@ def test_point_mode_judges_the_value(recorded: list[GateResult]) -> None:
         gates.at_least("acc", flags(170, 200), 0.86)
 
 
-def test_configured_threshold_wins_over_the_suite_default(recorded: list[GateResult]) -> None:
-    use(GateSettings(thresholds={"acc": 0.5}), recorded)
-    assert gates.at_least("acc", flags(10, 10), 0.99).threshold == 0.5
-    assert gates.at_least("other", flags(10, 10), 0.6).threshold == 0.6  # not configured: the default
+def test_a_gate_called_without_a_bar_takes_the_configured_one(recorded: list[GateResult]) -> None:
+    use(GateSettings(thresholds={"acc": 0.5, "reg": 0.2, "f1": 0.4, "floor": 0.1}), recorded)
+    assert gates.at_least("acc", flags(10, 10)).threshold == 0.5
+    assert gates.statistic_at_least("f1", lambda idx: 1.0, 5).threshold == 0.4
+    assert gates.no_regression("reg", [True], [True]).threshold == 0.2
+    assert gates.slices_at_least("floor", [True], ["a"], mode="point").threshold == 0.1
+    assert gates.at_least("other", flags(10, 10), 0.6).threshold == 0.6  # not configured: a suite-local bar
+    assert gates.at_least("acc", flags(10, 10), 0.5).threshold == 0.5  # the same bar twice: pointless, allowed
 
 
-def test_a_gate_without_any_threshold_says_where_to_set_one() -> None:
-    with pytest.raises(ValueError, match=r"gate 'acc' has no threshold: .*\"acc\" in \[tool\.harness\.gates\]"):
-        gates.at_least("acc", flags(1, 2))
+CALLS_WITHOUT_A_BAR = {
+    "at_least": lambda: gates.at_least("g", flags(1, 2)),
+    "statistic_at_least": lambda: gates.statistic_at_least("g", lambda idx: 1.0, 2),
+    "no_regression": lambda: gates.no_regression("g", [True], [True]),
+    "slices_at_least": lambda: gates.slices_at_least("g", [True], ["a"]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CALLS_WITHOUT_A_BAR))
+def test_a_gate_with_no_bar_anywhere_is_a_config_error_saying_what_to_add(kind: str, recorded) -> None:
+    from harness.errors import UsageError
+
+    with pytest.raises(ConfigError) as error:
+        CALLS_WITHOUT_A_BAR[kind]()
+    assert isinstance(error.value, UsageError)
+    assert str(error.value) == 'gate "g" has no bar: add "g" = <bar> to [tool.harness.gates] in pyproject.toml'
+    assert recorded == []
+
+
+def test_a_bar_in_code_that_differs_from_the_configured_one_is_an_error_naming_both(recorded) -> None:
+    use(GateSettings(thresholds={"acc": 0.85, "reg": 0.05}), recorded)
+    with pytest.raises(ConfigError, match=r'^gate "acc" has two bars: 0\.8 in the suite and 0\.85 in \[tool\.harness'
+                                          r"\.gates\]; a bar is written once: drop the suite's argument"):
+        gates.at_least("acc", flags(10, 10), 0.8)
+    with pytest.raises(ConfigError, match=r'"reg" has two bars: 0\.1 in the suite and 0\.05 in'):
+        gates.no_regression("reg", [True], [True], max_drop=0.1)
+    assert recorded == []
+
+
+def test_alpha_keys_of_the_mcnemar_gates_are_read_as_before(recorded) -> None:
+    """better_than and not_worse_than take no bar in code: a key of their name sets their alpha."""
+    use(GateSettings(thresholds={"b": 0.2}), recorded)
+    assert gates.better_than("b", flags(5, 5), flags(0, 5)).threshold == 0.2
+    assert gates.not_worse_than("n", flags(5, 5), flags(5, 5)).threshold == 0.05  # the configured alpha
 
 
 def test_no_values_is_an_error_not_a_pass() -> None:
@@ -204,7 +240,7 @@ def test_no_regression_fails_when_mcnemar_says_significantly_worse() -> None:
 
 def test_no_regression_records_the_baseline_side_of_each_case(recorded: list[GateResult]) -> None:
     candidate, baseline = paired(both=1, lost=0, gained=1, neither=0)
-    gates.no_regression("reg", candidate, baseline, outputs=["a", "b"], baseline_outputs=["a", "x"])
+    gates.no_regression("reg", candidate, baseline, 0.05, outputs=["a", "b"], baseline_outputs=["a", "x"])
     cases = recorded[0].cases
     assert [(c.passed, c.baseline_passed, c.output, c.baseline_output) for c in cases] == [
         (True, True, "a", "a"), (True, False, "b", "x")]  # fmt: skip
@@ -212,7 +248,7 @@ def test_no_regression_records_the_baseline_side_of_each_case(recorded: list[Gat
 
 def test_no_regression_needs_paired_outcomes() -> None:
     with pytest.raises(ValueError, match="gate 'reg': 2 candidate vs 3 baseline outcomes"):
-        gates.no_regression("reg", [True, True], [True, True, False])
+        gates.no_regression("reg", [True, True], [True, True, False], max_drop=0.05)
 
 
 def test_no_regression_records_plain_python_numbers_for_numpy_input(recorded: list[GateResult]) -> None:
@@ -305,6 +341,7 @@ def test_a(model):
     harness.gates.slices_at_least("dotted.floor", [True], ["a"], 0.1)
     g.better_than(f"fmt.{model}.beats", [True], [False])
     g.at_least("arm.trusted" if model else "arm.untrusted", [True], 0.5)
+    g.at_least("no.bar.here", [True])  # its bar comes from [tool.harness.gates]
     g.measure("measured.only", [True])  # no bar: a key cannot set one
     other.at_least("not.a.gate", [True], 0.5)
 '''
@@ -316,7 +353,8 @@ def test_gate_names_are_read_from_every_spelling_of_a_gate_call(tmp_path) -> Non
     suite = tmp_path / "test_declaring.py"
     suite.write_text(DECLARING)
     found = declared([suite])
-    assert found.names == {"lit.accuracy", "kw.no_regression", "dotted.floor", "arm.trusted", "arm.untrusted"}
+    assert found.names == {"lit.accuracy", "kw.no_regression", "dotted.floor", "arm.trusted", "arm.untrusted",
+                           "no.bar.here"}
     assert found.patterns == {"fmt.*.beats"} and found.knows("fmt.anything.beats")
     assert not found.knows("measured.only") and not found.knows("not.a.gate")
 
@@ -342,3 +380,42 @@ def test_a_gate_named_by_a_variable_could_be_any_gate_so_no_key_is_unknown(tmp_p
     check_keys({"anything.at.all": 0.5}, declared([suite]), "pyproject.toml")
     suite.write_text("def test_half_written(:\n")  # a sibling that does not parse could declare any gate too
     check_keys({"anything.at.all": 0.5}, declared([suite]), "pyproject.toml")
+
+
+BARS = '''
+from harness import gate
+from harness.gates import slices_at_least as floor
+
+def test_bars(model, bar, extra):
+    gate.at_least("in.config", [True])
+    gate.at_least("in.code", [True], 0.5)
+    gate.at_least("in.both.same", [True], threshold=0.5)
+    gate.no_regression("in.both.differ", [True], [True], max_drop=0.1)
+    gate.statistic_at_least("nowhere", len, 3, passed_cases=[True])
+    floor("nowhere.floor", [True], ["a"], mode="point")
+    gate.at_least("variable", [True], bar)  # unreadable here: the gate checks it when it runs
+    gate.no_regression("spread", **extra)
+    gate.at_least(f"pattern.{model}", [True])  # a pattern: which key it reads is known only when it runs
+    gate.better_than("alpha.only", [True], [False])  # takes no bar in code
+'''
+
+
+def test_bars_are_checked_in_the_source_nowhere_and_twice_are_named_by_line(tmp_path, monkeypatch) -> None:
+    from harness.gate_keys import check_bars
+
+    monkeypatch.chdir(tmp_path)
+    suite = tmp_path / "test_bars.py"
+    suite.write_text(BARS)
+    table = {"mode": "point", "in.config": 0.9, "in.both.same": 0.5, "in.both.differ": 0.05, "variable": 0.1}
+    with pytest.raises(ConfigError) as error:
+        check_bars(table, [suite], "pyproject.toml")
+    assert str(error.value) == (
+        "pyproject.toml: a gate needs one bar, in [tool.harness.gates] or else in its suite:\n"
+        '  test_bars.py:9: gate "in.both.differ" has two bars: 0.1 in the suite and 0.05 in [tool.harness.gates]; '
+        "a bar is written once: drop the suite's argument (or the key, for a suite-local bar)\n"
+        '  test_bars.py:10: gate "nowhere" has no bar: add "nowhere" = <bar> to [tool.harness.gates] in '
+        "pyproject.toml\n"
+        '  test_bars.py:11: gate "nowhere.floor" has no bar: add "nowhere.floor" = <bar> to [tool.harness.gates] in '
+        "pyproject.toml"
+    )
+    check_bars({**table, "in.both.differ": 0.1, "nowhere": 1, "nowhere.floor": 0.2}, [suite], "pyproject.toml")

@@ -31,6 +31,7 @@ from harness.models.openai_compat import OpenAIBackend
 from harness.models.spec import OpenAISpec
 from harness.progress import no_progress
 from tests.llama_server import MODEL_ALIAS, LlamaServer, free_port
+from tests.test_baselines import shipped_bars
 from tests.test_judge import block
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +84,7 @@ def judge_project(tiny_project, server_url: str) -> pytest.Pytester:
     project = tiny_project(
         f'[tool.harness.judge]\nspec = "openai:{MODEL_ALIAS}@{server_url}"\nmax_new_tokens = 48\n'
         "[tool.harness.openai]\nmax_retries = 2\nbackoff_s = 0.05\nbackoff_max_s = 0.1\n"
+        + shipped_bars(ROOT / "suites" / "test_judge.py")  # the real bars, from the config
     )
     for name in ("judge_calibration", "regression"):
         (project.path / "golden" / name).mkdir(parents=True)

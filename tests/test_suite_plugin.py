@@ -31,7 +31,7 @@ def test_toy_accuracy(model, golden):
     cases = golden("toy")
     answers = model.generate([case.prompt() for case in cases])
     correct = [metrics.label_match(a, c.expected) for a, c in zip(answers, cases, strict=True)]
-    gate.at_least("toy.accuracy", correct, 0.5, cases=cases, outputs=answers)
+    gate.at_least("toy.accuracy", correct, cases=cases, outputs=answers)
 
 
 def test_toy_answers_something(model, golden):
@@ -49,7 +49,7 @@ def test_no_regression_against_baseline(model, baseline, golden):
     answers, before = model.generate([c.prompt() for c in cases]), baseline.generate([c.prompt() for c in cases])
     ok = [a.completion_tokens >= 1 for a in answers]
     base_ok = [b.completion_tokens >= 1 for b in before]
-    gate.no_regression("toy.no_regression", ok, base_ok, cases=cases, outputs=answers, baseline_outputs=before)
+    gate.no_regression("toy.no_regression", ok, base_ok, 0.05, cases=cases, outputs=answers, baseline_outputs=before)
 
 
 def test_every_label_is_answered(model, golden):
@@ -169,7 +169,7 @@ def test_a_failing_gate_reports_itself_and_writes_the_run_report(
     run_dir = the_run_dir(project)
     output = result.stdout.str()
     assert run_dir.parent == project.path / "reports" and run_dir.name.endswith("-base")
-    # the gate's own message, with the bar from pyproject (0.9) over the suite's default (0.5)
+    # the gate's own message, with its bar from pyproject (0.9): the suite calls it without one
     assert "GateFailure: toy.accuracy 0.000 [0.000, 0.390] < 0.9 (6/6 wrong; worst: #toy-1 card_arrival→" in output
     assert f"; report: reports/{run_dir.name}/summary.md" in output
     result.stdout.fnmatch_lines([
@@ -221,7 +221,7 @@ from harness import gate
 
 
 def test_rows(golden):
-    gate.at_least("toy.rows", [len(golden("toy")) >= 6], 1.0)
+    gate.at_least("toy.rows", [len(golden("toy")) >= 6])
 """
 
 KINDS = """
@@ -233,7 +233,7 @@ def test_kinds(golden):
 
 
 def test_a_misspelt_gate_key_stops_the_run_naming_it_and_the_closest_gate(tiny_project) -> None:
-    project = tiny_project('[tool.harness.gates]\nmode = "point"\n"toy.acuracy" = 0.9\n"toy.answered" = 0.1\n')
+    project = tiny_project('[tool.harness.gates]\nmode = "point"\n"toy.acuracy" = 0.9\n"toy.answered" = 0.0\n')
     write_set(project.path, "toy", toy_lines())
     freeze(project.path / "golden", "toy set")
     project.makepyfile(test_suite=SUITE)
@@ -262,6 +262,50 @@ def test_a_gate_key_is_known_from_any_suite_of_the_tree_and_from_f_string_names(
     error = usage_error(project.runpytest("suites/data"))
     assert '"toy.nothing": no gate is close (the suites\' gates: toy.*.rate, toy.accuracy, toy.answered' in error
     assert "(gates read from 2 suite files under suites)" in error
+
+
+# --- every bar written once ------------------------------------------------------------------------------
+
+
+def test_a_gate_with_no_bar_anywhere_stops_the_run_naming_it_and_the_fix(tiny_project) -> None:
+    project = tiny_project('[tool.harness.gates]\nmode = "point"\n')  # toy.accuracy has no bar, in code or here
+    write_set(project.path, "toy", toy_lines())
+    freeze(project.path / "golden", "toy set")
+    project.makepyfile(test_suite=SUITE)
+    error = usage_error(project.runpytest())
+    assert (
+        "pyproject.toml: a gate needs one bar, in [tool.harness.gates] or else in its suite:\n"
+        '  test_suite.py:8: gate "toy.accuracy" has no bar: add "toy.accuracy" = <bar> to [tool.harness.gates] '
+        "in pyproject.toml\n"
+    ) in error
+    assert "toy.answered" not in error  # its bar is in the suite (0.0), a suite-local one
+    assert not (project.path / "reports").exists()  # stopped before any test ran
+
+    distributed = project.runpytest_subprocess("-n", "2")
+    assert distributed.ret == pytest.ExitCode.USAGE_ERROR
+    assert 'gate "toy.accuracy" has no bar: add' in distributed.stderr.str() + distributed.stdout.str()
+
+
+def test_a_bar_in_the_suite_that_differs_from_the_config_stops_the_run_naming_both(tiny_project) -> None:
+    project = tiny_project('[tool.harness.gates]\n"toy.accuracy" = 0.9\n"toy.answered" = 0.25\n')
+    write_set(project.path, "toy", toy_lines())
+    freeze(project.path / "golden", "toy set")
+    project.makepyfile(test_suite=SUITE)
+    error = usage_error(project.runpytest())
+    assert (
+        '  test_suite.py:14: gate "toy.answered" has two bars: 0 in the suite and 0.25 in [tool.harness.gates]; '
+        "a bar is written once: drop the suite's argument (or the key, for a suite-local bar)"
+    ) in error
+    assert "toy.accuracy" not in error and not (project.path / "reports").exists()
+
+
+def test_a_bar_the_source_does_not_show_is_checked_when_the_gate_runs(tiny_project) -> None:
+    project = tiny_project('[tool.harness.gates]\n"toy.rate" = 0.5\n')
+    project.makepyfile(test_rate="from harness import gate\n\nBAR = 0.8\n\n\ndef test_rate():\n"
+                                 "    gate.at_least('toy.rate', [True], BAR)\n")  # fmt: skip
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ConfigError: gate \"toy.rate\" has two bars: 0.8 in the suite and 0.5 in *"])
 
 
 def comparable(gate: dict[str, Any]) -> dict[str, Any]:
