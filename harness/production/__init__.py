@@ -1,0 +1,6 @@
+"""The loop after release: production traces become drift alarms, shadow comparisons and new cases.
+
+traces.py   the trace format (JSONL / CSV), parsed and checked field by field
+ingest.py   `harness traces import`: check, redact PII (curation's Presidio stage), store
+store.py    the SQLite trace store: redacted traces, an import log, "the last N days"
+"""
