@@ -187,3 +187,9 @@ def test_recent_is_the_window_before_the_newest_trace_sampled_with_a_seed(tmp_pa
     )
     earlier = store.recent(days=2, until=datetime(2025, 6, 5, 12, tzinfo=UTC))
     assert {t.timestamp.day for t in earlier.traces} == {3, 4, 5}
+
+
+def test_a_directory_without_a_store_is_named_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    code, out = run(capsys, "drift", "--store", "nowhere", "--reference", "banking77")
+    assert code == 2
+    assert "nowhere: no trace store here (traces.sqlite missing) — import traces first: harness traces import" in out

@@ -1,30 +1,58 @@
 """`harness traces ...`: the commands of the loop after release.
 
     harness traces import FILE --store DIR [--reject-to FILE]   check, redact and store a trace export
+    harness traces drift --store DIR --reference REF            exit 1 when recent inputs or labels drifted
 
-Exit codes as for every `harness` command: 0 done, 2 bad input (the message says what, where and how to
-fix it).
+Exit codes as for every `harness` command: 0 done (no drift), 1 the harness said no (drift found),
+2 bad input (the message says what, where and how to fix it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from harness.config import HarnessConfig
 
-EXIT_OK = 0
+EXIT_OK, EXIT_REFUSED = 0, 1
+INPUT_DRIFT, LABEL_SHIFT = "production.input_drift", "production.label_shift"
+DEFAULT_ALPHA = 0.01
+"""Drift's significance unless [tool.harness.gates] sets the gate's bar: a weekly alarm that cries wolf
+once a year at most (52 weeks x 0.01), not every other month."""
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `traces` to the `harness` command."""
-    traces = commands.add_parser("traces", help="import production traces")
+    traces = commands.add_parser("traces", help="import production traces; are they drifting?")
     actions = traces.add_subparsers(title="traces commands", metavar="ACTION", required=True)
     _add_import(actions)
+    _add_drift(actions)
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", type=Path, required=True, metavar="DIR", help="the trace store directory")
+
+
+def _window_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--days", type=float, default=None, metavar="N",
+                        help="traces of the N days up to --until (default: [tool.harness.production] window_days)")
+    parser.add_argument("--until", type=_when, default=None, metavar="ISO",
+                        help="end of the window, ISO 8601 with a time zone (default: the newest trace)")
+    parser.add_argument("--max-traces", type=int, default=None, metavar="N",
+                        help="a seeded sample of at most N traces ([tool.harness.production] max_traces)")  # fmt: skip
+
+
+def _when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ISO 8601 — e.g. 2025-06-08T00:00:00Z") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone — add Z (UTC) or an offset")
+    return when
 
 
 # --- import ----------------------------------------------------------------------------------------------
@@ -62,3 +90,56 @@ def import_command(args: argparse.Namespace) -> int:
             print(f"  {problem}")
     print(f"the store holds {done.store.count()} trace(s)")
     return EXIT_OK
+
+
+# --- drift -----------------------------------------------------------------------------------------------
+
+
+def _add_drift(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("drift", help="have recent inputs or labels moved from the training data? (exit 1)")
+    _store_option(parser)
+    parser.add_argument("--reference", required=True, metavar="REF",
+                        help="a training split (.jsonl/.csv) or a golden set (name or directory)")  # fmt: skip
+    parser.add_argument("--text-field", default="text", metavar="NAME", help="the reference file's text column")
+    parser.add_argument("--label-field", default=None, metavar="NAME",
+                        help="the reference file's label column (default: label, category or intent)")  # fmt: skip
+    _window_options(parser)
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    parser.set_defaults(run=drift_command)
+
+
+def drift_command(args: argparse.Namespace) -> int:
+    from harness.baselines import Embedder
+    from harness.gates import GateSettings
+    from harness.production import drift
+    from harness.production.store import TraceStore
+
+    config = HarnessConfig.load(Path.cwd())
+    settings = config.production
+    window = TraceStore.open(args.store).recent(args.days or settings.window_days, args.max_traces or
+                                                 settings.max_traces, settings.seed, args.until)  # fmt: skip
+    reference = drift.load_reference(args.reference, config.golden_dir, text_field=args.text_field,
+                                     label_field=args.label_field)
+    reference = reference.sample(settings.max_reference, settings.seed)
+    report = drift.measure(window.traces, reference, Embedder(config.cache_dir), permutations=settings.permutations,
+                           seed=settings.seed, window=window.describe())  # fmt: skip
+    bars = GateSettings.from_table(config.gates)
+    alphas = bars.threshold(INPUT_DRIFT, DEFAULT_ALPHA), bars.threshold(LABEL_SHIFT, DEFAULT_ALPHA)
+    for line in report.lines(*alphas):
+        print(line)
+    if args.json is not None:
+        _write_json(args.json, _drift_record(report, alphas))
+    return EXIT_REFUSED if report.drifted(*alphas) else EXIT_OK
+
+
+def _drift_record(report: Any, alphas: tuple[float, float]) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {"window": report.window, "reference": report.reference, "inputs": asdict(report.inputs),
+            "labels": asdict(report.labels) if report.labels else None, "alpha": list(alphas),
+            "drifted": report.drifted(*alphas)}  # fmt: skip
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
