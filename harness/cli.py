@@ -10,9 +10,10 @@
     harness promote --adapter DIR          run the suites on an adapter; register it as champion if it wins
     harness traces import FILE --store DIR production traces -> the trace store, PII redacted first
     harness traces drift --store DIR --reference REF   exit 1 when recent traffic drifted from REF
+    harness shadow --candidate SPEC --store DIR        replay traces through candidate and champion, compare
 
 Exit codes: 0 done, 1 golden sets differ from the lock or the harness refused (a promotion, a training
-run, drift found), 2 bad input or a broken run (the message says what, where and how to
+run, drift found, a shadow gate), 2 bad input or a broken run (the message says what, where and how to
 fix it). Suites run through `pytest`, not through this command.
 """
 

@@ -97,6 +97,10 @@ class RegistrySettings:
 class ProductionSettings:
     """`[tool.harness.production]`: how the loop after release reads the trace store (harness.production)."""
 
+    store: str = ""
+    """A trace store dir (`harness traces import --store DIR`) that `harness promote` hands to the suites as
+    --traces, so suites/test_production.py replays it through the candidate and the champion (the shadow
+    gates); empty: promotion runs no shadow comparison."""
     window_days: float = 7.0
     """Traces within this many days of the newest stored one are "recent": what drift and shadow look at."""
     max_traces: int = 300
@@ -107,6 +111,10 @@ class ProductionSettings:
     permutations: int = 1000
     """Permutations of the two-sample tests: the smallest p-value they can show is 1/(permutations + 1)."""
     seed: int = 0
+    system_from: str = ""
+    """A golden set whose system turn is put before traces logged without one when they are replayed (the
+    prompt production used); empty: traces are replayed as logged."""
+
     def __post_init__(self) -> None:
         for name in ("max_traces", "max_reference", "permutations"):
             if getattr(self, name) < 1:

@@ -205,7 +205,7 @@ class _Running:
 
 
 SUITE_FIXTURES = frozenset({"model", "baseline", "golden", "judge", "dataset", "harness_config", "generation_cache",
-                            "traces", "drift_reference"})  # fmt: skip
+                            "traces", "drift_reference", "champion"})  # fmt: skip
 """A test that uses one of these fixtures of this plugin is a suite test and gets a line in the run record."""
 
 
@@ -534,6 +534,23 @@ def drift_reference(pytestconfig: pytest.Config, harness_config: HarnessConfig) 
         Path(pytestconfig.invocation_params.dir, option))  # fmt: skip
     with usage_errors(f"--drift-reference={option}: "):
         return load_reference(where, harness_config.golden_dir).sample(settings.max_reference, settings.seed)
+
+
+@pytest.fixture(scope="session")
+def champion(pytestconfig: pytest.Config, harness_config: HarnessConfig, _model_factory: ModelFactory) -> Model:
+    """The registry's champion (`[tool.harness.registry] alias`), read when first requested. The tests using it
+    skip when nothing has been promoted yet: a first candidate has no champion to be compared with."""
+    from harness.release.registry import Registry
+
+    registry = Registry(harness_config)
+    if registry.champion() is None:
+        pytest.skip(f"no {registry.alias!r} in the model registry yet ({registry.model_name} at {registry.uri}): "
+                    "nothing to compare with")  # fmt: skip
+    from harness.models.spec import RegistrySpec
+
+    built = _model_factory.build(RegistrySpec(registry.alias))
+    pytestconfig.stash[RECORD_KEY].models["champion"] = {"label": built.label, "fingerprint": built.fingerprint()}
+    return built
 
 
 def _visible_progress(config: pytest.Config) -> ProgressFactory:

@@ -68,10 +68,11 @@ def test_out_of_scope_traffic_fails_both_drift_gates(project: pytest.Pytester) -
     ood = [json.loads(line)["text"] for line in OOD.read_text().splitlines() if line.strip()]
     name = store(project, "ood", [(text, "out_of_scope") for text in random.Random(0).sample(ood, 60)])
     result = run(project, f"--traces={name}", f"--drift-reference={BANKING}")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=2, skipped=2)
     result.stdout.fnmatch_lines([
         "*production.input_drift: MMD² (MiniLM, RBF) statistic *, p=0.002 < alpha 0.01 (the samples differ)*",
         "*production.label_shift: total variation distance statistic 1, p=0.002 < alpha 0.01*",
+        "*SKIPPED*no 'champion' in the model registry yet*",
     ])  # fmt: skip
     [run_dir] = (project.path / "reports").iterdir()
     gates = {g["name"]: g for g in json.loads((run_dir / "results.json").read_text())["gates"]}
@@ -83,12 +84,12 @@ def test_traffic_drawn_from_the_reference_passes_the_drift_gates(project: pytest
     with BANKING.open() as f:
         rows = [(row["text"], row["category"]) for row in csv.DictReader(f)]
     name = store(project, "bank", random.Random(1).sample(rows, 60))
-    run(project, f"--traces={name}", f"--drift-reference={BANKING}").assert_outcomes(passed=2)
+    run(project, f"--traces={name}", f"--drift-reference={BANKING}").assert_outcomes(passed=2, skipped=2)
 
 
 def test_without_traces_the_production_suite_skips_saying_why(project: pytest.Pytester) -> None:
     result = run(project)
-    result.assert_outcomes(skipped=2)
+    result.assert_outcomes(skipped=4)
     result.stdout.fnmatch_lines(["*no --traces DIR given: the production suite reads a trace store*"])
 
 

@@ -4,4 +4,6 @@ traces.py   the trace format (JSONL / CSV), parsed and checked field by field
 ingest.py   `harness traces import`: check, redact PII (curation's Presidio stage), store
 store.py    the SQLite trace store: redacted traces, an import log, "the last N days"
 drift.py    recent inputs and label mix against a training split or golden set (permutation tests)
+shadow.py   recent inputs replayed through a candidate and the champion: agreement, flips, McNemar
+cli.py      `harness traces import|drift`, `harness shadow`
 """

@@ -1,16 +1,18 @@
-"""`harness traces ...`: the commands of the loop after release.
+"""`harness traces ...` and `harness shadow`: the commands of the loop after release.
 
     harness traces import FILE --store DIR [--reject-to FILE]   check, redact and store a trace export
     harness traces drift --store DIR --reference REF            exit 1 when recent inputs or labels drifted
+    harness shadow --candidate SPEC --champion SPEC --store DIR exit 1 when the candidate disagrees too often
 
-Exit codes as for every `harness` command: 0 done (no drift), 1 the harness said no (drift found),
-2 bad input (the message says what, where and how to fix it).
+Exit codes as for every `harness` command: 0 done (no drift, the shadow gates passed), 1 the harness said
+no (drift found, a shadow gate failed), 2 bad input (the message says what, where and how to fix it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,12 @@ once a year at most (52 weeks x 0.01), not every other month."""
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `traces` to the `harness` command."""
-    traces = commands.add_parser("traces", help="import production traces; are they drifting?")
+    """Add `traces` and `shadow` to the `harness` command."""
+    traces = commands.add_parser("traces", help="import production traces; drift; traces -> review, pairs")
     actions = traces.add_subparsers(title="traces commands", metavar="ACTION", required=True)
     _add_import(actions)
     _add_drift(actions)
+    _add_shadow(commands)
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -143,3 +146,71 @@ def _drift_record(report: Any, alphas: tuple[float, float]) -> dict[str, Any]:
 def _write_json(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+# --- shadow ----------------------------------------------------------------------------------------------
+
+
+def _add_shadow(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("shadow", help="replay recent traces through a candidate and the champion; compare")
+    parser.add_argument("--candidate", required=True, metavar="SPEC", help="the model to try (any --model form)")
+    parser.add_argument("--champion", default="champion", metavar="SPEC",
+                        help="the model serving now (default: champion, the registry's alias)")  # fmt: skip
+    _store_option(parser)
+    _window_options(parser)
+    parser.add_argument("--system-from", default=None, metavar="SET",
+                        help="golden set whose system turn goes before traces logged without one "
+                        "([tool.harness.production] system_from)")  # fmt: skip
+    parser.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
+                        help="generation bound ([tool.harness.generation] max_new_tokens)")  # fmt: skip
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON")
+    parser.set_defaults(run=shadow_command)
+
+
+def shadow_command(args: argparse.Namespace) -> int:
+    """Print the comparison, then apply the shadow gates: a failed one exits 1 through `harness`."""
+    from harness import gates
+    from harness.cache import GenerationCache
+    from harness.models.resolve import ModelFactory
+    from harness.models.spec import parse_spec
+    from harness.production import shadow
+    from harness.production.store import TraceStore
+
+    config = HarnessConfig.load(Path.cwd())
+    settings = config.production
+    window = TraceStore.open(args.store).recent(args.days or settings.window_days, args.max_traces or
+                                                 settings.max_traces, settings.seed, args.until)  # fmt: skip
+    system_from = settings.system_from if args.system_from is None else args.system_from
+    system = shadow.system_prompt(config.golden_dir, system_from) if system_from else None
+    specs = [parse_spec(text, config, cwd=Path.cwd()) for text in (args.candidate, args.champion)]
+    cache = GenerationCache.in_dir(config.cache_dir)
+    try:
+        candidate, champion = ModelFactory(config, cache).build_all(specs)
+        params = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}
+        result = shadow.replay(window.traces, candidate, champion, system=system, **params)
+    finally:
+        cache.close()
+    print(f"traces:    {window.describe()}")
+    for line in result.lines(candidate.label, champion.label):
+        print(line)
+    recorded: list[Any] = []
+    gates.configure(gates.GateSettings.from_table(config.gates), recorded.append)
+    try:
+        _gate_and_report(shadow.gate, result, recorded)
+    finally:
+        gates.configure(gates.GateSettings(), lambda result: None)
+        if args.json is not None:
+            _write_json(args.json, {"window": window.describe(), "candidate": candidate.label,
+                                    "champion": champion.label, "agreement": result.agreement,
+                                    "flips": [[old, new, n] for (old, new), n in result.flips()],
+                                    "gates": [r.to_record() for r in recorded]})  # fmt: skip
+    return EXIT_OK
+
+
+def _gate_and_report(apply: Callable[[Any], None], result: Any, recorded: list[Any]) -> None:
+    """Apply the gates; print each recorded verdict (a failure still raises, after its line is printed)."""
+    try:
+        apply(result)
+    finally:
+        for gate in recorded:
+            print(f"gate {gate.name}: {'pass' if gate.passed else 'FAIL'} — {gate.message}")
