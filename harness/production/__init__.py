@@ -5,5 +5,6 @@ ingest.py   `harness traces import`: check, redact PII (curation's Presidio stag
 store.py    the SQLite trace store: redacted traces, an import log, "the last N days"
 drift.py    recent inputs and label mix against a training split or golden set (permutation tests)
 shadow.py   recent inputs replayed through a candidate and the champion: agreement, flips, McNemar
-cli.py      `harness traces import|drift`, `harness shadow`
+cases.py    corrected / thumbs-down / least confident traces, clustered, into the review file; confirmed rows out
+cli.py      `harness traces import|drift|review|confirmed`, `harness shadow`
 """

@@ -2,6 +2,9 @@
 
     harness traces import FILE --store DIR [--reject-to FILE]   check, redact and store a trace export
     harness traces drift --store DIR --reference REF            exit 1 when recent inputs or labels drifted
+    harness traces review --store DIR --out DIR                 corrected / thumbs-down / least confident
+                                                                traces, clustered -> review.csv + .html
+    harness traces confirmed REVIEW_CSV --out FILE              rows a reviewer marked `add` -> training rows
     harness shadow --candidate SPEC --champion SPEC --store DIR exit 1 when the candidate disagrees too often
 
 Exit codes as for every `harness` command: 0 done (no drift, the shadow gates passed), 1 the harness said
@@ -28,10 +31,12 @@ once a year at most (52 weeks x 0.01), not every other month."""
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `traces` and `shadow` to the `harness` command."""
-    traces = commands.add_parser("traces", help="import production traces; drift; traces -> review, pairs")
+    traces = commands.add_parser("traces", help="import production traces; drift; traces -> review -> cases")
     actions = traces.add_subparsers(title="traces commands", metavar="ACTION", required=True)
     _add_import(actions)
     _add_drift(actions)
+    _add_review(actions)
+    _add_confirmed(actions)
     _add_shadow(commands)
 
 
@@ -146,6 +151,72 @@ def _drift_record(report: Any, alphas: tuple[float, float]) -> dict[str, Any]:
 def _write_json(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+# --- review ----------------------------------------------------------------------------------------------
+
+
+def _add_review(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("review", help="traces worth a person's look, clustered -> review.csv + review.html")
+    _store_option(parser)
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where review.csv and .html go")
+    parser.add_argument("--days", type=float, default=None, metavar="N",
+                        help="traces of the N days up to --until (default: [tool.harness.production] window_days)")
+    parser.add_argument("--until", type=_when, default=None, metavar="ISO", help="end of the window (default: newest)")
+    parser.add_argument("--least-confident", type=int, default=20, metavar="N",
+                        help="also the N traces with the lowest confidence / logprob (default: 20)")  # fmt: skip
+    parser.add_argument("--max", type=int, default=200, metavar="N", help="rows at most (default: 200)")
+    parser.add_argument("--cluster-distance", type=float, default=0.4, metavar="D",
+                        help="cosine distance under which traces share a cluster (default: 0.4)")  # fmt: skip
+    parser.set_defaults(run=review_command)
+
+
+def review_command(args: argparse.Namespace) -> int:
+    from harness.baselines import Embedder
+    from harness.golden import display_path
+    from harness.production import cases
+    from harness.production.store import TraceStore
+
+    config = HarnessConfig.load(Path.cwd())
+    window = TraceStore.open(args.store).recent(args.days or config.production.window_days, None, until=args.until)
+    csv_path, html_path, picks = cases.export(
+        window.traces, args.out, args.store.resolve().name, Embedder(config.cache_dir),
+        least_confident=args.least_confident, max_rows=args.max, max_distance=args.cluster_distance,
+    )  # fmt: skip
+    clusters = len({p.cluster for p in picks})
+    print(f"{window.describe()}: {len(picks)} selected for review in {clusters} cluster(s)")
+    print(f"wrote {display_path(csv_path)} (fill in 'verdict': add, with the right label in 'expected') and "
+          f"{display_path(html_path)} (to read)")  # fmt: skip
+    print(f"then: harness review import {display_path(csv_path)} --propose SET   (golden proposals), or")
+    print(f"      harness traces confirmed {display_path(csv_path)} --out FILE.jsonl   (a training source)")
+    return EXIT_OK
+
+
+def _add_confirmed(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("confirmed", help="review rows marked add -> JSONL training rows curation reads")
+    parser.add_argument("file", type=Path, metavar="REVIEW_CSV", help="the review.csv a reviewer filled in")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the .jsonl to write")
+    parser.add_argument("--labels", type=Path, default=None, metavar="JSON",
+                        help="a JSON list of the valid labels (e.g. golden/banking77/labels.json)")
+    parser.set_defaults(run=confirmed_command)
+
+
+def confirmed_command(args: argparse.Namespace) -> int:
+    from harness.golden import display_path
+    from harness.production import cases
+
+    labels = None
+    if args.labels is not None:
+        try:
+            labels = json.loads(args.labels.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            from harness.production.traces import TraceError
+
+            raise TraceError(f"{display_path(args.labels)}: not a readable JSON list of labels ({error})") from None
+    count = cases.confirmed(args.file, args.out, labels)
+    print(f"wrote {count} confirmed row(s) to {display_path(args.out)}: add it to a training config's curate.sources "
+          "(format jsonl, text_field text, label_field label)")  # fmt: skip
+    return EXIT_OK
 
 
 # --- shadow ----------------------------------------------------------------------------------------------
