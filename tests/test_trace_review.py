@@ -116,3 +116,29 @@ def test_confirmed_rows_become_a_training_source_curation_reads(
     assert "review/review.csv:4: 'card_arival' is not a known label" in err
     assert "review/review.csv:5: verdict 'add' with no expected label" in err
     assert not (tmp_path / "again.jsonl").exists()
+
+
+# --- preference pairs -------------------------------------------------------------------------------------
+
+
+def test_corrections_become_dpo_pairs_trl_renders_with_a_chat_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trl.data_utils import apply_chat_template, is_conversational
+
+    from tests.tiny_models import build_tiny_tokenizer
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "week.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TRACES))
+    assert main(["traces", "import", "week.jsonl", "--store", "store"]) == 0
+    assert main(["traces", "pairs", "--store", "store", "--out", "pairs.jsonl", "--system-from", ""]) == 0
+    assert "wrote 2 preference pair(s) from 8 trace(s) to pairs.jsonl" in capsys.readouterr().out
+    pairs = [json.loads(line) for line in (tmp_path / "pairs.jsonl").open()]  # r6's correction agrees: no pair
+    assert [p["id"] for p in pairs] == ["r0", "r1"]
+    assert pairs[0]["prompt"] == [{"role": "user", "content": TRACES[0]["text"]}]
+    assert pairs[0]["chosen"] == [{"role": "assistant", "content": "card_arrival"}]
+    assert pairs[0]["rejected"] == [{"role": "assistant", "content": "card_linking"}]
+    assert is_conversational(pairs[0])
+    rendered = apply_chat_template(pairs[0], build_tiny_tokenizer())
+    assert rendered["prompt"].endswith("<|im_start|>assistant\n")
+    assert rendered["chosen"].startswith("card_arrival") and rendered["rejected"].startswith("card_linking")

@@ -6,5 +6,6 @@ store.py    the SQLite trace store: redacted traces, an import log, "the last N 
 drift.py    recent inputs and label mix against a training split or golden set (permutation tests)
 shadow.py   recent inputs replayed through a candidate and the champion: agreement, flips, McNemar
 cases.py    corrected / thumbs-down / least confident traces, clustered, into the review file; confirmed rows out
-cli.py      `harness traces import|drift|review|confirmed`, `harness shadow`
+pairs.py    corrected traces as preference pairs in TRL's conversational DPO format
+cli.py      `harness traces import|drift|review|confirmed|pairs`, `harness shadow`
 """

@@ -5,6 +5,7 @@
     harness traces review --store DIR --out DIR                 corrected / thumbs-down / least confident
                                                                 traces, clustered -> review.csv + .html
     harness traces confirmed REVIEW_CSV --out FILE              rows a reviewer marked `add` -> training rows
+    harness traces pairs --store DIR --out FILE                 corrections -> DPO preference pairs (TRL)
     harness shadow --candidate SPEC --champion SPEC --store DIR exit 1 when the candidate disagrees too often
 
 Exit codes as for every `harness` command: 0 done (no drift, the shadow gates passed), 1 the harness said
@@ -37,6 +38,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_drift(actions)
     _add_review(actions)
     _add_confirmed(actions)
+    _add_pairs(actions)
     _add_shadow(commands)
 
 
@@ -216,6 +218,35 @@ def confirmed_command(args: argparse.Namespace) -> int:
     count = cases.confirmed(args.file, args.out, labels)
     print(f"wrote {count} confirmed row(s) to {display_path(args.out)}: add it to a training config's curate.sources "
           "(format jsonl, text_field text, label_field label)")  # fmt: skip
+    return EXIT_OK
+
+
+def _add_pairs(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("pairs", help="corrected traces -> preference pairs in TRL's DPO format (JSONL)")
+    _store_option(parser)
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the .jsonl to write")
+    parser.add_argument("--days", type=float, default=None, metavar="N",
+                        help="only traces of the N days up to the newest one (default: all of them)")
+    parser.add_argument("--system-from", default=None, metavar="SET",
+                        help="golden set whose system turn goes before traces logged without one "
+                        "([tool.harness.production] system_from)")  # fmt: skip
+    parser.set_defaults(run=pairs_command)
+
+
+def pairs_command(args: argparse.Namespace) -> int:
+    from harness.golden import display_path
+    from harness.production import pairs, shadow
+    from harness.production.store import TraceStore
+
+    config = HarnessConfig.load(Path.cwd())
+    store = TraceStore.open(args.store)
+    traces = store.recent(args.days).traces if args.days else store.between()
+    system_from = config.production.system_from if args.system_from is None else args.system_from
+    system = shadow.system_prompt(config.golden_dir, system_from) if system_from else None
+    rows = pairs.pairs(traces, system)
+    pairs.write(rows, args.out)
+    print(f"wrote {len(rows)} preference pair(s) from {len(traces)} trace(s) to {display_path(args.out)} "
+          "(prompt / chosen / rejected, TRL's conversational DPO format)")  # fmt: skip
     return EXIT_OK
 
 
