@@ -8,4 +8,5 @@ shadow.py   recent inputs replayed through a candidate and the champion: agreeme
 cases.py    corrected / thumbs-down / least confident traces, clustered, into the review file; confirmed rows out
 pairs.py    corrected traces as preference pairs in TRL's conversational DPO format
 cli.py      `harness traces import|drift|review|confirmed|pairs`, `harness shadow`
+demo.py     `make demo-loop`: two synthetic weeks of traffic through the commands above
 """
