@@ -2,6 +2,8 @@
 
     gate.at_least("banking77.accuracy", correct, 0.85, cases=cases, outputs=answers)
     gate.no_regression("regression.pass", candidate_ok, baseline_ok, max_drop=0.05, cases=cases)
+    gate.at_most("shadow.disagreement", disagreed, 0.05, cases=traces)
+    gate.no_shift("production.input_drift", mmd2, p_value, alpha=0.01)
 
 A gate computes its value and 95% interval, compares with the threshold from `[tool.harness.gates]`
 (which wins over the suite's default), records everything (per-case outcomes included) for the run's
@@ -23,7 +25,8 @@ from harness.errors import Refused
 OPTIONS = ("mode", "confidence", "alpha")
 """Keys of [tool.harness.gates] that say how gates decide; every other key is a gate's bar."""
 GATES_WITH_BARS = (
-    "at_least", "statistic_at_least", "no_regression", "better_than", "not_worse_than", "slices_at_least",
+    "at_least", "at_most", "statistic_at_least", "no_regression", "better_than", "not_worse_than",
+    "slices_at_least", "no_shift",
 )  # fmt: skip
 """The gates that look a bar up by their name (`measure` takes none): what a key of [tool.harness.gates] can set."""
 
@@ -134,6 +137,63 @@ def at_least(
     return _finish(
         GateResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes)
     )
+
+
+def at_most(
+    name: str,
+    values: Sequence[bool] | Sequence[float],
+    threshold: float | None = None,
+    *,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """Pass when the mean of `values`, a rate of something unwanted (disagreeing with the champion), stays
+    under the bar: its upper confidence bound in lower_bound mode, the value itself in point mode. The mirror
+    of `at_least`: with few cases the bound is wide, and the gate fails rather than trust a lucky sample.
+    A case whose value is True (or above 0) is recorded as not passed, so reviews and reports pick it up."""
+    settings = _State.settings
+    bar = settings.threshold(name, threshold)
+    if not values:
+        raise ValueError(f"gate {name!r} got no values: nothing was compared")
+    value, interval = _mean_and_interval(values, settings.confidence)
+    judged = interval[1] if settings.mode == "lower_bound" else value
+    outcomes = _outcomes(values, cases, outputs)
+    for outcome in outcomes:  # the value is the unwanted event: a case that has it did not pass
+        outcome.passed = not outcome.score
+    passed = judged <= bar
+    bad = [i for i, o in enumerate(outcomes) if not o.passed]
+    message = (
+        f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] {'<=' if passed else '>'} {bar:g} "
+        f"({len(bad)}/{len(outcomes)} cases{_worst(bad, None, outcomes)})"
+    )
+    details = {"mode": settings.mode}
+    return _finish(GateResult(name, "at_most", value, interval, bar, passed, message, details, outcomes))
+
+
+def no_shift(
+    name: str,
+    statistic: float,
+    p_value: float,
+    alpha: float | None = None,
+    *,
+    what: str = "two-sample test",
+    details: Mapping[str, Any] | None = None,
+) -> GateResult:
+    """Pass unless a two-sample test finds that two samples differ: its p-value must be at least `alpha`
+    (the bar; config wins). For drift: are this week's production inputs drawn from the distribution the
+    model was trained and judged on? `statistic` (e.g. MMD²) is the recorded value; the interval holds the
+    p-value, as for the McNemar gates. A pass is no evidence of a shift, not evidence of none."""
+    settings = _State.settings
+    bar = settings.threshold(name, alpha)
+    if not 0.0 <= p_value <= 1.0:
+        raise ValueError(f"gate {name!r}: p-value {p_value!r} is not in [0, 1]")
+    passed = p_value >= bar
+    message = (
+        f"{name}: {what} statistic {statistic:.4g}, p={p_value:.3g} {'>=' if passed else '<'} alpha {bar:g} "
+        f"({'no evidence of a shift' if passed else 'the samples differ'})"
+    )
+    interval = (p_value, p_value)
+    return _finish(GateResult(name, "no_shift", statistic, interval, bar, passed, message, dict(details or {})))
 
 
 def statistic_at_least(
