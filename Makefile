@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test demo test bench lint clean
+.PHONY: setup setup-test demo demo-loop test bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ $(VENV)/.llama-cpp-portable: | $(PY)
 ## Ends with a table of both models and the promotion decision; a refusal is a result (exit 0), a broken step is not.
 demo: setup
 	$(PY) -m harness.demo $(DEMO_ARGS)
+
+## demo-loop: the loop after release on two synthetic weeks of traffic (no model runs, about a minute):
+## import with PII redaction, drift (quiet week, then an out-of-scope week: the alarm), review, DPO pairs.
+demo-loop: setup
+	$(PY) -m harness.production.demo $(DEMO_LOOP_ARGS)
 
 ## test: the docs site, built strict (a broken link between pages fails), then the harness's own tests
 test: setup-test

@@ -8,10 +8,13 @@
     harness review import FILE --reason T  reviewers' verdicts -> golden/judge_calibration (re-frozen)
     harness curate --config YAML           raw data -> curated chat splits (rejections logged with reasons)
     harness promote --adapter DIR          run the suites on an adapter; register it as champion if it wins
+    harness traces import FILE --store DIR production traces -> the trace store, PII redacted first
+    harness traces drift --store DIR --reference REF   exit 1 when recent traffic drifted from REF
+    harness shadow --candidate SPEC --store DIR        replay traces through candidate and champion, compare
 
 Exit codes: 0 done, 1 golden sets differ from the lock or the harness refused (a promotion, a training
-run), 2 bad input or a broken run (the message says what, where and how to fix it). Suites run through
-`pytest`, not through this command.
+run, drift found, a shadow gate), 2 bad input or a broken run (the message says what, where and how to
+fix it). Suites run through `pytest`, not through this command.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.curation.cli import register as register_curate
 
     register_curate(commands)
+    from harness.production.cli import register as register_production
+
+    register_production(commands)
     return parser
 
 

@@ -94,6 +94,36 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class ProductionSettings:
+    """`[tool.harness.production]`: how the loop after release reads the trace store (harness.production)."""
+
+    store: str = ""
+    """A trace store dir (`harness traces import --store DIR`) that `harness promote` hands to the suites as
+    --traces, so suites/test_production.py replays it through the candidate and the champion (the shadow
+    gates); empty: promotion runs no shadow comparison."""
+    window_days: float = 7.0
+    """Traces within this many days of the newest stored one are "recent": what drift and shadow look at."""
+    max_traces: int = 300
+    """At most this many recent traces (an evenly spread, seeded sample) go into a drift test or a shadow run:
+    enough for the tests' power, few enough for minutes of CPU."""
+    max_reference: int = 1000
+    """At most this many reference rows (training split or golden set) in a drift test, sampled with the seed."""
+    permutations: int = 1000
+    """Permutations of the two-sample tests: the smallest p-value they can show is 1/(permutations + 1)."""
+    seed: int = 0
+    system_from: str = ""
+    """A golden set whose system turn is put before traces logged without one when they are replayed (the
+    prompt production used); empty: traces are replayed as logged."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_traces", "max_reference", "permutations"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[tool.harness.production] {name} = {getattr(self, name)!r} must be at least 1")
+        if self.window_days <= 0:
+            raise ConfigError(f"[tool.harness.production] window_days = {self.window_days!r} must be above 0")
+
+
+@dataclass(frozen=True)
 class HarnessConfig:
     root: Path = field(default_factory=Path.cwd)
     """Relative paths in model specs resolve against this (the directory holding pyproject.toml)."""
@@ -104,6 +134,7 @@ class HarnessConfig:
     openai: OpenAISettings = field(default_factory=OpenAISettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    production: ProductionSettings = field(default_factory=ProductionSettings)
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     gates: dict[str, Any] = field(default_factory=dict)
     """`[tool.harness.gates]` as written: thresholds by gate name, plus mode / confidence / alpha."""
@@ -124,7 +155,7 @@ class HarnessConfig:
 
     @classmethod
     def from_table(cls, table: dict[str, Any], *, root: Path, source: str = "[tool.harness]") -> HarnessConfig:
-        known = {"models", "generation", "openai", "judge", "registry", "cache_dir", "gates"}
+        known = {"models", "generation", "openai", "judge", "registry", "production", "cache_dir", "gates"}
         _reject_unknown(table, known, source, "tool.harness")
         defaults = cls(root=root)
         models = {**defaults.models, **_str_table(table.get("models", {}), source, "tool.harness.models")}
@@ -136,6 +167,7 @@ class HarnessConfig:
             openai=_dataclass_from(OpenAISettings, table.get("openai", {}), source, "openai"),
             judge=_dataclass_from(JudgeSettings, table.get("judge", {}), source, "judge"),
             registry=_dataclass_from(RegistrySettings, table.get("registry", {}), source, "registry"),
+            production=_dataclass_from(ProductionSettings, table.get("production", {}), source, "production"),
             cache_dir=cache_dir,
             gates=dict(table.get("gates", {})),
         )

@@ -19,6 +19,7 @@ a refusal is a decision, exit 1. Leaves live beside the code that raises them; t
     │   ├── MissingSplit           harness.baselines: the split the classical baselines learn from
     │   ├── CalibrationError       harness.judge.calibration: golden/judge_calibration's human verdicts
     │   ├── ReviewError            harness.judge.review: a review.csv or the run it came from
+    │   ├── TraceError             harness.production.traces: a trace file, the trace store or a drift reference
     │   └── ReportError            harness.report.diff: a run's results.json
     ├── ModelError ─────────── a model could not answer: a server failing after its retries, unusable weights
     │   └── PromptsTooLong         harness.models.base: prompts that cannot fit the model's context

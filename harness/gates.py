@@ -2,6 +2,8 @@
 
     gate.at_least("banking77.accuracy", correct, cases=cases, outputs=answers)
     gate.no_regression("regression.no_forgetting", candidate_ok, baseline_ok, cases=cases)
+    gate.at_most("shadow.disagreement", disagreed, cases=traces)
+    gate.no_shift("production.input_drift", mmd2, p_value, alpha=0.01)
 
 A gate computes its value and 95% interval, compares with its bar, records everything (per-case outcomes
 included) for the run's report, and raises `GateFailure` with a message that says what failed, by how much
@@ -28,12 +30,13 @@ from harness.errors import Refused
 OPTIONS = ("mode", "confidence", "alpha")
 """Keys of [tool.harness.gates] that say how gates decide; every other key is a gate's bar."""
 GATES_WITH_BARS = (
-    "at_least", "statistic_at_least", "no_regression", "better_than", "not_worse_than", "slices_at_least",
+    "at_least", "at_most", "statistic_at_least", "no_regression", "better_than", "not_worse_than",
+    "slices_at_least", "no_shift",
 )  # fmt: skip
 """The gates that look a bar up by their name (`measure` takes none): what a key of [tool.harness.gates] can set."""
 BAR_ARGUMENTS = {
-    "at_least": (2, "threshold"), "statistic_at_least": (3, "threshold"), "no_regression": (3, "max_drop"),
-    "slices_at_least": (3, "floor"),
+    "at_least": (2, "threshold"), "at_most": (2, "threshold"), "statistic_at_least": (3, "threshold"),
+    "no_regression": (3, "max_drop"), "slices_at_least": (3, "floor"), "no_shift": (3, "alpha"),
 }  # fmt: skip
 """The gates whose bar a suite may also pass in code: the bar's position and keyword. `better_than` and
 `not_worse_than` take none in code: their bar is alpha, which a key of their name overrides."""
@@ -131,6 +134,13 @@ class _State:
     report_hint: str = ""
 
 
+def configured_bar(name: str) -> float | None:
+    """The bar [tool.harness.gates] sets for `name` in this run, or None: for callers outside a suite (the
+    `harness shadow` command) whose own default applies only where the config has no bar."""
+    value = _State.settings.thresholds.get(name)
+    return None if value is None else float(value)
+
+
 def configure(settings: GateSettings, record: Recorder, report_hint: str = "") -> None:
     _State.settings, _State.record, _State.report_hint = settings, record, report_hint  # type: ignore[assignment]
 
@@ -162,6 +172,63 @@ def at_least(
     return _finish(
         GateResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes)
     )
+
+
+def at_most(
+    name: str,
+    values: Sequence[bool] | Sequence[float],
+    threshold: float | None = None,
+    *,
+    cases: Sequence[Any] | None = None,
+    outputs: Sequence[Any] | None = None,
+) -> GateResult:
+    """Pass when the mean of `values`, a rate of something unwanted (disagreeing with the champion), stays
+    under the bar: its upper confidence bound in lower_bound mode, the value itself in point mode. The mirror
+    of `at_least`: with few cases the bound is wide, and the gate fails rather than trust a lucky sample.
+    A case whose value is True (or above 0) is recorded as not passed, so reviews and reports pick it up."""
+    settings = _State.settings
+    bar = settings.threshold(name, threshold)
+    if not values:
+        raise ValueError(f"gate {name!r} got no values: nothing was compared")
+    value, interval = _mean_and_interval(values, settings.confidence)
+    judged = interval[1] if settings.mode == "lower_bound" else value
+    outcomes = _outcomes(values, cases, outputs)
+    for outcome in outcomes:  # the value is the unwanted event: a case that has it did not pass
+        outcome.passed = not outcome.score
+    passed = judged <= bar
+    bad = [i for i, o in enumerate(outcomes) if not o.passed]
+    message = (
+        f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] {'<=' if passed else '>'} {bar:g} "
+        f"({len(bad)}/{len(outcomes)} cases{_worst(bad, None, outcomes)})"
+    )
+    details = {"mode": settings.mode}
+    return _finish(GateResult(name, "at_most", value, interval, bar, passed, message, details, outcomes))
+
+
+def no_shift(
+    name: str,
+    statistic: float,
+    p_value: float,
+    alpha: float | None = None,
+    *,
+    what: str = "two-sample test",
+    details: Mapping[str, Any] | None = None,
+) -> GateResult:
+    """Pass unless a two-sample test finds that two samples differ: its p-value must be at least `alpha`
+    (the bar; config wins). For drift: are this week's production inputs drawn from the distribution the
+    model was trained and judged on? `statistic` (e.g. MMD²) is the recorded value; the interval holds the
+    p-value, as for the McNemar gates. A pass is no evidence of a shift, not evidence of none."""
+    settings = _State.settings
+    bar = settings.threshold(name, alpha)
+    if not 0.0 <= p_value <= 1.0:
+        raise ValueError(f"gate {name!r}: p-value {p_value!r} is not in [0, 1]")
+    passed = p_value >= bar
+    message = (
+        f"{name}: {what} statistic {statistic:.4g}, p={p_value:.3g} {'>=' if passed else '<'} alpha {bar:g} "
+        f"({'no evidence of a shift' if passed else 'the samples differ'})"
+    )
+    interval = (p_value, p_value)
+    return _finish(GateResult(name, "no_shift", statistic, interval, bar, passed, message, dict(details or {})))
 
 
 def statistic_at_least(

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from harness.curation.dataset import CuratedDataset
     from harness.judge import Judge
     from harness.models.resolve import ModelFactory
+    from harness.production.drift import Reference
+    from harness.production.store import Window
 
 CONFIG_KEY = pytest.StashKey[HarnessConfig]()
 SPECS_KEY = pytest.StashKey[tuple[ModelSpec, ModelSpec]]()
@@ -71,6 +73,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dataset", default=None, metavar="DIR",
         help="a curated dataset dir (`harness curate` output) for the data suites; without it they skip",
     )  # fmt: skip
+    group.addoption(
+        "--traces", default=None, metavar="DIR",
+        help="a trace store (`harness traces import` output) for the production suite; without it it skips",
+    )  # fmt: skip
+    group.addoption(
+        "--drift-reference", default=None, metavar="REF",
+        help="what recent traces are compared with in the drift gates: a training split (.jsonl/.csv) or a "
+        "golden set; without it the drift tests skip",
+    )  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SPECS_KEY] = (specs[0], specs[1])
     config.stash[JUDGE_KEY] = _judge_spec(config, harness_config)
     _check_dataset(config)
+    _check_traces(config)
     lock_hash = _verify_golden(harness_config)
     config.stash[RECORD_KEY] = _start_record(config, harness_config, lock_hash, config.getoption("--model"))
 
@@ -137,6 +149,15 @@ def _check_dataset(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--dataset={option}: {reason}")
 
 
+def _check_traces(config: pytest.Config) -> None:
+    """A --traces that is not a trace store stops the run: the production gates must never skip by mistake."""
+    if (option := config.getoption("--traces")) is not None:
+        from harness.production.store import TraceStore
+
+        with usage_errors(f"--traces={option}: "):
+            TraceStore.open(Path(config.invocation_params.dir, option))
+
+
 def _verify_golden(harness_config: HarnessConfig) -> str | None:
     """Stop the session if a golden set changed since it was frozen, or holds a malformed case."""
     from harness.golden.lock import verify
@@ -183,7 +204,8 @@ class _Running:
     test: str | None = None
 
 
-SUITE_FIXTURES = frozenset({"model", "baseline", "golden", "judge", "dataset", "harness_config", "generation_cache"})
+SUITE_FIXTURES = frozenset({"model", "baseline", "golden", "judge", "dataset", "harness_config", "generation_cache",
+                            "traces", "drift_reference", "champion"})  # fmt: skip
 """A test that uses one of these fixtures of this plugin is a suite test and gets a line in the run record."""
 
 
@@ -480,6 +502,57 @@ def dataset(pytestconfig: pytest.Config) -> CuratedDataset:
 
     with usage_errors(f"--dataset={option}: "):
         return load_dataset(Path(pytestconfig.invocation_params.dir, option))
+
+
+@pytest.fixture(scope="session")
+def traces(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Window:
+    """The recent traces of the store given by --traces ([tool.harness.production] window_days up to the newest
+    trace, a seeded sample of at most max_traces). Without the option the tests using it skip, saying why."""
+    option = pytestconfig.getoption("--traces")
+    if option is None:
+        pytest.skip("no --traces DIR given: the production suite reads a trace store "
+                    "(`harness traces import FILE --store DIR` writes one)")  # fmt: skip
+    from harness.production.store import TraceStore
+
+    settings = harness_config.production
+    with usage_errors(f"--traces={option}: "):
+        store = TraceStore.open(Path(pytestconfig.invocation_params.dir, option))
+        return store.recent(settings.window_days, settings.max_traces, settings.seed)
+
+
+@pytest.fixture(scope="session")
+def drift_reference(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Reference:
+    """--drift-reference read (a training split or a golden set) and sampled to [tool.harness.production]
+    max_reference rows. Without the option the drift tests skip: drift is about the traffic, so `harness
+    promote`, which judges a candidate, does not pass it."""
+    option = pytestconfig.getoption("--drift-reference")
+    if option is None:
+        pytest.skip("no --drift-reference given: the drift gates compare recent traces with a training split "
+                    "(.jsonl/.csv) or a golden set")  # fmt: skip
+    from harness.production.drift import load_reference
+
+    settings = harness_config.production
+    where = option if not Path(pytestconfig.invocation_params.dir, option).exists() else str(
+        Path(pytestconfig.invocation_params.dir, option))  # fmt: skip
+    with usage_errors(f"--drift-reference={option}: "):
+        return load_reference(where, harness_config.golden_dir).sample(settings.max_reference, settings.seed)
+
+
+@pytest.fixture(scope="session")
+def champion(pytestconfig: pytest.Config, harness_config: HarnessConfig, _model_factory: ModelFactory) -> Model:
+    """The registry's champion (`[tool.harness.registry] alias`), read when first requested. The tests using it
+    skip when nothing has been promoted yet: a first candidate has no champion to be compared with."""
+    from harness.release.registry import Registry
+
+    registry = Registry(harness_config)
+    if registry.champion() is None:
+        pytest.skip(f"no {registry.alias!r} in the model registry yet ({registry.model_name} at {registry.uri}): "
+                    "nothing to compare with")  # fmt: skip
+    from harness.models.spec import RegistrySpec
+
+    built = _model_factory.build(RegistrySpec(registry.alias))
+    pytestconfig.stash[RECORD_KEY].models["champion"] = {"label": built.label, "fingerprint": built.fingerprint()}
+    return built
 
 
 def _visible_progress(config: pytest.Config) -> ProgressFactory:

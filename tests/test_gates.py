@@ -13,6 +13,7 @@ import pytest
 from harness import gates, stats
 from harness.config import ConfigError
 from harness.gates import GateFailure, GateResult, GateSettings
+from harness.report.summary import gate_rows
 
 
 @dataclass(frozen=True)
@@ -419,3 +420,39 @@ def test_bars_are_checked_in_the_source_nowhere_and_twice_are_named_by_line(tmp_
         "pyproject.toml"
     )
     check_bars({**table, "in.both.differ": 0.1, "nowhere": 1, "nowhere.floor": 0.2}, [suite], "pyproject.toml")
+
+
+# --- at_most and no_shift ---------------------------------------------------------------------------------
+
+
+def test_at_most_judges_the_upper_bound_of_an_unwanted_rate(recorded: list[GateResult]) -> None:
+    gates.at_most("shadow.disagreement", flags(0, 100), 0.05)  # 0/100: upper bound 0.037 <= 0.05
+    with pytest.raises(GateFailure, match=r"shadow\.disagreement 0\.000 \[0\.000, 0\.242\] > 0\.05 \(0/12 cases\)"):
+        gates.at_most("shadow.disagreement", flags(0, 12), 0.05)  # too few to show it is under 5%
+    with pytest.raises(GateFailure, match=r"0\.100 \[0\.055, 0\.174\] > 0\.05 \(10/100 cases; worst: #0, #1, #2, …"):
+        gates.at_most("shadow.disagreement", [i < 10 for i in range(100)], 0.05)
+    use(GateSettings(mode="point"), recorded)
+    gates.at_most("shadow.disagreement", flags(0, 12), 0.05)  # point mode: the value itself
+    passed, small, flipped, point = recorded
+    assert [r.passed for r in recorded] == [True, False, False, True]
+    assert flipped.kind == "at_most" and flipped.value == pytest.approx(0.1)
+    assert [c.passed for c in flipped.cases[:11]] == [False] * 10 + [True]  # a disagreement is a case not passed
+    assert gate_rows([flipped.to_record()])[0] == ("shadow.disagreement", "0.100", "[0.055, 0.174]", "<= 0.05", "FAIL")
+
+
+def test_no_shift_passes_unless_the_p_value_is_below_alpha(recorded: list[GateResult]) -> None:
+    gates.no_shift("production.input_drift", 0.0012, 0.42, 0.01, what="MMD²", details={"n": 60})
+    with pytest.raises(GateFailure, match=r"production\.input_drift: MMD² statistic 0\.0863, p=0\.000999 < alpha "
+                                          r"0\.01 \(the samples differ\)"):  # fmt: skip
+        gates.no_shift("production.input_drift", 0.0863, 0.000999, 0.01, what="MMD²")
+    use(GateSettings(thresholds={"production.input_drift": 0.5}), recorded)
+    with pytest.raises(GateFailure):  # the configured alpha is the bar
+        gates.no_shift("production.input_drift", 0.0012, 0.42)
+    with pytest.raises(ConfigError, match="two bars"):  # and a different one in code is an error, not overridden
+        gates.no_shift("production.input_drift", 0.0012, 0.42, 0.01)
+    with pytest.raises(ValueError, match="p-value 1.5 is not in"):
+        gates.no_shift("production.input_drift", 0.1, 1.5)
+    calm, drifted, strict = recorded
+    assert (calm.passed, calm.interval, calm.details) == (True, (0.42, 0.42), {"n": 60})
+    assert gate_rows([drifted.to_record()])[0] == ("production.input_drift", "0.0863", "p=0.001", "p >= 0.01", "FAIL")
+    assert strict.threshold == 0.5 and not strict.passed

@@ -170,15 +170,22 @@ def export(run: Path, worst: int, out_dir: Path | None = None) -> tuple[Path, Pa
     picks = select(results, worst)
     run_name = (run if run.is_dir() else run.parent).name
     out = out_dir or (run if run.is_dir() else run.parent) / "review"
-    out.mkdir(parents=True, exist_ok=True)
     rows = [_row(run_name, pick) for pick in picks]
+    csv_path, html_path = write_review(out, run_name, rows)
+    return csv_path, html_path, len(rows)
+
+
+def write_review(out: Path, run_name: str, rows: list[dict[str, str]]) -> tuple[Path, Path]:
+    """review.csv (COLUMNS, verdict and notes blank) and review.html in `out`: what `review import` reads
+    back, whoever selected the rows (a run's worst cases, or production traces)."""
+    out.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = out / "review.csv", out / "review.html"
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     html_path.write_text(render_html(run_name, rows), encoding="utf-8")
-    return csv_path, html_path, len(rows)
+    return csv_path, html_path
 
 
 def _row(run_name: str, pick: Pick) -> dict[str, str]:

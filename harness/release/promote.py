@@ -3,7 +3,9 @@
     harness promote --adapter runs/banking77/adapter [--dry-run] [--baseline base] [--suites suites/] [-- ARGS]
 
 1. Run `pytest suites/ --model=peft:DIR --baseline=base` in a subprocess (same python), its output streamed,
-   its report written to a directory named up front (`--report-dir`) with a JUnit XML beside it.
+   its report written to a directory named up front (`--report-dir`) with a JUnit XML beside it. With
+   [tool.harness.production] store set, `--traces=STORE` too: the shadow gates (suites/test_production.py)
+   replay recent production traffic through the candidate and the champion.
 2. Decide (harness.release.decision): pytest exit 0, every gate passed, and not significantly worse than the
    champion on paired per-case outcomes. The champion's stored results.json serves when its golden lock is
    the candidate's; otherwise the suites run on the champion's stored adapter first (mostly cached).
@@ -123,13 +125,23 @@ def run_suites(config: HarnessConfig, spec: str, options: PromoteOptions, label:
     goes to a directory named here, so it is found without guessing."""
     report_dir = config.root / "reports" / report.run_dir_name(label)
     command = [sys.executable, "-m", "pytest", str(options.suites), f"--model={spec}",
-               f"--baseline={options.baseline}", f"--report-dir={report_dir}",
-               f"--junitxml={report_dir / 'junit.xml'}", *options.pytest_args]  # fmt: skip
+               f"--baseline={options.baseline}", f"--report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml'}",
+               *_traces_option(config, options), *options.pytest_args]  # fmt: skip
     print(f"harness promote: {' '.join(command[1:])}", flush=True)
     exit_code = subprocess.run(command, cwd=config.root, check=False).returncode
     results_file = report_dir / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else None
     return SuiteRun(exit_code, report_dir, results)
+
+
+def _traces_option(config: HarnessConfig, options: PromoteOptions) -> list[str]:
+    """`--traces=STORE` when [tool.harness.production] store names one (and the arguments give none): the
+    production suite then replays recent traffic through the candidate and the champion, and its shadow
+    gates decide with the others."""
+    store = config.production.store
+    if not store or any(arg.startswith("--traces") for arg in options.pytest_args):
+        return []
+    return [f"--traces={config.root / store}"]
 
 
 def _decide(

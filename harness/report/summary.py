@@ -10,9 +10,10 @@ from typing import Any
 
 from harness.report.record import NO_DECISION, OUTCOMES, RunRecord, short_test, verdict
 
-P_VALUE_BARS = {"better_than": "<", "not_worse_than": ">="}
-"""Gate kinds judged by a McNemar p-value against alpha, and the comparison that passes: evidence of a gain
-(`better_than`) or no evidence of a loss (`not_worse_than`). Their value is the difference in pass rate."""
+P_VALUE_BARS = {"better_than": "<", "not_worse_than": ">=", "no_shift": ">="}
+"""Gate kinds judged by a p-value against alpha, and the comparison that passes: evidence of a gain
+(`better_than`), no evidence of a loss (`not_worse_than`, McNemar) or of a shift between two samples
+(`no_shift`). The McNemar gates' value is the difference in pass rate, no_shift's the test statistic."""
 
 
 def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
@@ -23,11 +24,12 @@ def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str
             rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]", "-", "measured"))
             continue
         if gate["kind"] in P_VALUE_BARS:  # the interval holds the p-value; the bar is alpha
-            rows.append((gate["name"], f"{gate['value']:+.3f}", f"p={low:.2g}",
+            value = f"{gate['value']:.4g}" if gate["kind"] == "no_shift" else f"{gate['value']:+.3f}"
+            rows.append((gate["name"], value, f"p={low:.2g}",
                          f"p {P_VALUE_BARS[gate['kind']]} {gate['threshold']:g}",
                          "pass" if gate["passed"] else "FAIL"))  # fmt: skip
             continue
-        comparison = "<=" if gate["kind"] == "no_regression" else ">="
+        comparison = "<=" if gate["kind"] in ("no_regression", "at_most") else ">="
         rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]",
                      f"{comparison} {gate['threshold']:g}", "pass" if gate["passed"] else "FAIL"))  # fmt: skip
     return rows
