@@ -233,6 +233,13 @@ def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
     text = "\n".join(warnings)
     assert "memorisation recipe" in text and "destroy its alignment" in text
     assert "no validation split" in text and "without replay" in text
+    assert "or replay general data" in text  # no replay configured: replay is the other way out
+
+    replayed = load_train_config(
+        _write_config(tmp_path / "r.yaml", "train: {learning_rate: 3.0e-3, replay: {prompts: p.jsonl}}"), tmp_path
+    )
+    advice = [w for w in lint(replayed, RunFacts(300, 10, True, True)) if "destroy its alignment" in w]
+    assert advice and "replay general data" not in advice[0]  # replay is already on: only the rate is left
     calm = load_train_config(_write_config(tmp_path / "ok.yaml", "train: {learning_rate: 2.0e-4}"), tmp_path)
     assert lint(calm, RunFacts(train_rows=5000, val_rows=500, base_is_instruct=True, has_regression_suite=True)) == []
 

@@ -43,9 +43,10 @@ def memorisation_recipe(config: TrainConfig, facts: RunFacts) -> str | None:
 def high_learning_rate_on_instruct(config: TrainConfig, facts: RunFacts) -> str | None:
     bar = INSTRUCT_LR_BAR[config.adapter.method]
     if facts.base_is_instruct and config.learning_rate > bar:
+        advice = "lower it" if config.replay.prompts is not None else "lower it or replay general data"
         return (
             f"learning rate {config.learning_rate:g} > {bar:g} on an instruct model tends to destroy its alignment "
-            "(watch the regression suite); lower it or replay general data"
+            f"(watch the regression suite); {advice}"
         )
     return None
 
