@@ -13,6 +13,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,20 @@ def test_mmd_matches_the_unbiased_estimator_computed_pair_by_pair() -> None:
     assert result.statistic == pytest.approx(xx + yy - 2 * xy, rel=1e-9)
     assert result.bandwidth == pytest.approx(np.sqrt(sigma2))
     assert result == mmd_test(x, y, permutations=200, seed=3)  # seeded: the same p-value on a rerun
-    assert 1 / 201 <= result.p_value <= 1
+
+    # The p-value is the share of splits of the pooled 16 points into 7 and 9 whose MMD² reaches the observed
+    # one: every one of the C(16, 7) = 11,440 splits, scored with the pair-by-pair kernel, against 4,000 random ones.
+    gram = np.array([[k(a, b) if i != j else 0.0 for j, b in enumerate(z)] for i, a in enumerate(z)])
+
+    def split_mmd(first: tuple[int, ...]) -> float:
+        inside = np.zeros(16, dtype=bool)
+        inside[list(first)] = True
+        return float(gram[inside][:, inside].sum() / 42 + gram[~inside][:, ~inside].sum() / 72
+                     - 2 * gram[inside][:, ~inside].sum() / 63)  # fmt: skip
+
+    exact = np.mean([split_mmd(first) >= result.statistic - 1e-12 for first in combinations(range(16), 7)])
+    assert 0.005 < exact < 0.1  # a case where the p-value is neither its floor nor 1
+    assert mmd_test(x, y, permutations=4000, seed=3).p_value == pytest.approx(exact, abs=0.008)  # 4 standard errors
 
 
 def test_mmd_p_value_bottoms_out_at_one_over_permutations_plus_one() -> None:
