@@ -309,3 +309,16 @@ def test_task_inputs_are_replayed_without_the_system_prompt_round_robin_over_lab
     assert all(turn["role"] != "system" for chat in chats for turn in chat)
     assert [c[0]["content"] for c in without_system_prompt(rows, 10, ["a", "c"])] == ["a1", "c1", "a2", "a3"]
     assert without_system_prompt(rows, 3, ["nope"]) == []
+
+
+def test_task_input_labels_that_match_no_training_row_are_refused_with_the_closest_label(tmp_path: Path) -> None:
+    from harness.train.run import _replay
+
+    (tmp_path / "prompts.jsonl").write_text(json.dumps({"prompt": "Name a tree."}) + "\n")
+    body = "train: {replay: {prompts: prompts.jsonl, share: 0.25, task_inputs: 5, task_input_labels: [out_of_scop]}}"
+    config = load_train_config(_write_config(tmp_path / "c.yaml", body), tmp_path)
+    rows = [{"label": label, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": label}]}
+            for label in ("out_of_scope", "card_arrival")]  # fmt: skip
+    with pytest.raises(TrainConfigError, match=r"c\.yaml: train\.replay\.task_input_labels \['out_of_scop'\] names no "
+                                               r"label .*did you mean 'out_of_scope'\?"):  # fmt: skip
+        _replay(config, None, 10, rows)  # type: ignore[arg-type]

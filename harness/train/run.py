@@ -22,7 +22,7 @@ from typing import Any
 from harness.config import ConfigError, HarnessConfig
 from harness.errors import Refused
 from harness.train import lint as config_lint
-from harness.train.config import TrainConfig
+from harness.train.config import TrainConfig, TrainConfigError
 from harness.train.data import (
     TrainRow,
     read_split,
@@ -136,8 +136,7 @@ def _replay(
     general = replay_prompts(settings.prompts)[: min(wanted, settings.max_prompts)]
     task = without_system_prompt(task_rows or [], settings.task_inputs, settings.task_input_labels)
     if settings.task_inputs and task_rows and not task:
-        raise TrainingRefused(f"{config.source}: train.replay.task_input_labels {settings.task_input_labels} "
-                              "names no label of the training split")  # fmt: skip
+        raise TrainConfigError(_unknown_labels(config, task_rows))
     prompts = _without_golden_leaks(general, harness) + task  # task rows passed curation's leakage stage
     cache = GenerationCache.in_dir(harness.cache_dir)
     try:
@@ -152,6 +151,18 @@ def _replay(
           f"({finished} whole answers; {len(prompts) - finished} cut at {settings.max_new_tokens} tokens, "
           "learned without an end of turn)", flush=True)  # fmt: skip
     return rows
+
+
+def _unknown_labels(config: TrainConfig, task_rows: list[dict[str, Any]]) -> str:
+    """The error for `replay.task_input_labels` that match no training row, with the closest real labels."""
+    import difflib
+
+    labels = sorted({str(row.get("label") or row["messages"][-1]["content"]) for row in task_rows})
+    wanted = config.replay.task_input_labels
+    close = sorted({m for name in wanted for m in difflib.get_close_matches(name, labels, n=2)})
+    hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"the split's labels include {labels[:5]}"
+    return (f"{config.source}: train.replay.task_input_labels {wanted} names no label of the training split "
+            f"in {config.dataset}: {hint}")  # fmt: skip
 
 
 def _without_golden_leaks(prompts: list[list[dict[str, str]]], harness: HarnessConfig) -> list[list[dict[str, str]]]:
