@@ -17,6 +17,7 @@ import yaml
 from harness.errors import UsageError
 
 METHODS = ("lora", "dora", "qlora")
+REPLAY_LOSSES = ("answers", "distill")
 
 
 class TrainConfigError(UsageError):
@@ -66,6 +67,12 @@ class ReplaySettings:
     everywhere. Taken round-robin over `task_input_labels`."""
     task_input_labels: list[str] = field(default_factory=list)
     """Labels whose rows `task_inputs` draws from (empty: every label)."""
+    loss: str = "answers"
+    """How replay rows are learned. answers: cross-entropy on the base model's answer. distill: along that
+    answer, the KL divergence from the base model's whole next-token distribution (`harness.train.distill`)."""
+    distill_weight: float = 1.0
+    """With loss distill: how much a replayed token's KL counts against a task token's cross-entropy. It is
+    zero while the adapted model agrees with the base, so a larger weight costs nothing until it drifts."""
 
 
 @dataclass
@@ -181,6 +188,13 @@ def _check(config: TrainConfig) -> None:
         raise TrainConfigError(f"{where}: train.bf16 = {config.bf16!r}; use auto, true or false")
     if not 0 <= config.replay.share < 1:
         raise TrainConfigError(f"{where}: train.replay.share = {config.replay.share} must be in [0, 1)")
+    if config.replay.loss not in REPLAY_LOSSES:
+        raise TrainConfigError(f"{where}: train.replay.loss = {config.replay.loss!r}; use one of {REPLAY_LOSSES}")
+    if config.replay.distill_weight <= 0:
+        raise TrainConfigError(f"{where}: train.replay.distill_weight = {config.replay.distill_weight} must be > 0")
+    if config.replay.loss == "distill" and not config.shared_prefix:
+        raise TrainConfigError(f"{where}: train.replay.loss = distill needs train.shared_prefix: true (the harness's "
+                               "trainer computes the distillation loss; TRL's own cannot)")  # fmt: skip
     for name, value in (("batch_size", config.batch_size), ("adapter.rank", config.adapter.rank)):
         if value < 1:
             raise TrainConfigError(f"{where}: train.{name} = {value} must be at least 1")

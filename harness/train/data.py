@@ -67,6 +67,9 @@ class TrainRow:
     prompt: list[dict[str, str]]
     completion: str
     finished: bool = True
+    distilled: bool = False
+    """Learned by distillation from the base model along `completion` (`replay.loss: distill`), not by
+    cross-entropy on it."""
 
 
 def task_row(row: dict[str, Any]) -> TrainRow:
@@ -151,11 +154,13 @@ def without_system_prompt(rows: list[dict[str, Any]], count: int, labels: list[s
     return picked[:count]
 
 
-def replay_rows(prompts: list[list[dict[str, str]]], answers: list[Any], count: int) -> list[TrainRow]:
+def replay_rows(
+    prompts: list[list[dict[str, str]]], answers: list[Any], count: int, distilled: bool = False
+) -> list[TrainRow]:  # fmt: skip
     """`count` rows of the base model's own answers, cycling through the prompts when there are fewer."""
     rows = [
         TrainRow(prompt=prompt, completion=answer.text,
-                 finished=answer.finish_reason == "stop")
+                 finished=answer.finish_reason == "stop", distilled=distilled)
         for prompt, answer in zip(prompts, answers, strict=True)
         if answer.text.strip()
     ]  # fmt: skip

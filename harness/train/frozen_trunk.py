@@ -262,17 +262,22 @@ def _cache_group(
 
 
 def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_in_batch: Any = None) -> LossParts:
-    """Causal-LM loss of a right-padded batch of rows from one prefix group, running only the adapted
-    layers: the prefix once (batch 1, with gradients), then the rows' own tokens attending to its keys and
-    values. The LM head runs only where a label is, as in `prefix_shared_loss`."""
+    """Causal-LM loss of a right-padded batch of rows from one prefix group, running only the adapted layers."""
+    head = _causal_lm(model).get_output_embeddings()
+    return label_loss(head, *trunk_predictors(model, cache, inputs), num_items_in_batch)
+
+
+def trunk_predictors(model: Any, cache: TrunkCache, inputs: dict[str, Any]) -> tuple[Any, Any]:
+    """The final hidden states that predict each learned token, and those tokens, as
+    `prefix_shared_predictors` gives them, running only the adapted layers: the prefix once (batch 1, with
+    gradients), then the rows' own tokens attending to its keys and values."""
     import torch
 
     input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
     rows = [tuple(ids[:real].tolist()) for ids, real in zip(input_ids, mask.sum(dim=1).tolist(), strict=True)]
     key = cache.group[rows[0]]
     prefix = cache.prefix_length[key]
-    causal_lm = _causal_lm(model)
-    decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
+    decoder = _causal_lm(model).get_decoder()
     adapted = list(decoder.layers[cache.boundary :])
     kv, last_prefix_state = None, None
     if prefix:
@@ -282,20 +287,18 @@ def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_
     own, real = _stacked([cache.own_hidden[row] for row in rows])
     positions = (torch.arange(own.shape[1]) + prefix).expand(len(rows), -1)
     hidden = decoder.norm(run_layers(decoder, adapted, own, positions, own_mask(real), prefix=kv))
-    return _label_loss(head, hidden, last_prefix_state, labels[:, prefix:], num_items_in_batch)
+    return _aligned(hidden, last_prefix_state, labels[:, prefix:])
 
 
-def _label_loss(
-    head: Any, hidden: Any, last_prefix_state: Any, targets: Any, num_items_in_batch: Any
-) -> LossParts:  # fmt: skip
+def _aligned(hidden: Any, last_prefix_state: Any, targets: Any) -> tuple[Any, Any]:
     """Token t is predicted from position t - 1: the first own token from the prefix's last state (when
     there is a prefix; without one it is the row's first token, never predicted), the rest from the
     rows' own states."""
     import torch
 
     if last_prefix_state is not None:
-        return label_loss(head, torch.cat([last_prefix_state, hidden[:, :-1]], dim=1), targets, num_items_in_batch)
-    return label_loss(head, hidden[:, :-1], targets[:, 1:], num_items_in_batch)
+        return torch.cat([last_prefix_state, hidden[:, :-1]], dim=1), targets
+    return hidden[:, :-1], targets[:, 1:]
 
 
 def _stacked(states: list[Any]) -> tuple[Any, Any]:

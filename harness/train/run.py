@@ -144,12 +144,14 @@ def _replay(
         answers = base.generate(prompts, max_new_tokens=settings.max_new_tokens)
     finally:
         cache.close()
-    rows = replay_rows(prompts, answers, wanted)
+    rows = replay_rows(prompts, answers, wanted, distilled=settings.loss == "distill")
     finished = sum(a.finish_reason == "stop" for a in answers)
     print(f"replay: {len(rows)} rows from {len(prompts) - len(task)} general chats and {len(task)} training "
           "messages without the task's system prompt, answered by the base model "
           f"({finished} whole answers; {len(prompts) - finished} cut at {settings.max_new_tokens} tokens, "
-          "learned without an end of turn)", flush=True)  # fmt: skip
+          "learned without an end of turn); learned by "
+          + ("distillation: the base model's whole next-token distribution along each answer"
+             if settings.loss == "distill" else "cross-entropy on the answers"), flush=True)  # fmt: skip
     return rows
 
 
@@ -265,12 +267,17 @@ def build_trainer(
                                 tokenizer=tokenizer)  # fmt: skip
         callbacks.append(gate)
     trainer_class = SharedPrefixSFTTrainer if config.shared_prefix else SFTTrainer
-    dataset = Dataset.from_list(tokenize(tokenizer, rows)).shuffle(seed=config.seed)
+    encoded = tokenize(tokenizer, rows)
+    dataset = Dataset.from_list(encoded).shuffle(seed=config.seed)
     trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                             peft_config=_peft_config(config, model), callbacks=callbacks)  # fmt: skip
     if isinstance(trainer, SharedPrefixSFTTrainer):
         trainer.frozen_trunk = config.frozen_trunk
         trainer.trunk_store = harness.cache_dir / "trunk"
+        trainer.distill_weight = config.replay.distill_weight
+        trainer.distilled = frozenset(
+            tuple(encoding["input_ids"]) for encoding, row in zip(encoded, rows, strict=True) if row.distilled
+        )
     return trainer, gate
 
 

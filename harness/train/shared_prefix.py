@@ -57,19 +57,24 @@ def splittable(model: Any) -> bool:
 
 
 def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_items_in_batch: Any = None) -> LossParts:
-    """Causal-LM loss of a right-padded batch whose rows share their first `prefix` tokens.
+    """Causal-LM loss of a right-padded batch whose rows share their first `prefix` tokens."""
+    head = _causal_lm(model).get_output_embeddings()
+    return label_loss(head, *prefix_shared_predictors(model, inputs, prefix), num_items_in_batch)
+
+
+def prefix_shared_predictors(model: Any, inputs: dict[str, Any], prefix: int) -> tuple[Any, Any]:
+    """The final hidden states that predict each learned token of a batch whose rows share their first
+    `prefix` tokens, and those tokens (`Predictors`).
 
     Row layout stays [prefix][own tokens][right padding]; the own tokens get positions prefix.. so each
     token has the position it has in the plain forward. The prediction of token `prefix` comes from the
-    prefix's last hidden state, every later one from the rows' own. The LM head (a 49k-wide matmul for
-    SmolLM2, ~20% of a token's work) runs only where a label is: completion-only loss needs no other logits."""
+    prefix's last hidden state, every later one from the rows' own."""
     import torch
     from transformers import DynamicCache
 
     input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
     rows, width = input_ids.shape
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
+    decoder = _causal_lm(model).get_decoder()
     cache = DynamicCache()  # held here: the decoder fills it whatever its own use_cache default says
     shared = decoder(input_ids=input_ids[:1, :prefix], cache=cache, use_cache=True).last_hidden_state
     cache.batch_repeat_interleave(rows)
@@ -79,12 +84,25 @@ def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_item
         use_cache=False,
     ).last_hidden_state  # fmt: skip
     hidden = torch.cat([shared[:, -1:].expand(rows, -1, -1), own[:, :-1]], dim=1)  # predicts tokens prefix..
-    return label_loss(head, hidden, labels[:, prefix:], num_items_in_batch)
+    return hidden, labels[:, prefix:]
+
+
+def plain_predictors(model: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
+    """`prefix_shared_predictors` without a shared prefix: every row runs whole through every layer."""
+    input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
+    decoder = _causal_lm(model).get_decoder()
+    hidden = decoder(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
+    return hidden[:, :-1], labels[:, 1:]
+
+
+def _causal_lm(model: Any) -> Any:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def label_loss(head: Any, predictors: Any, targets: Any, num_items_in_batch: Any = None) -> LossParts:
     """Cross-entropy of `targets` (-100: not learned) from the states that predict them, position for
-    position; the LM head runs only where a label is."""
+    position. The LM head (a 49k-wide matmul for SmolLM2, ~20% of a token's work) runs only where a label
+    is: completion-only loss needs no other logits."""
     import torch
 
     valid = targets != -100

@@ -2,21 +2,25 @@
 and, when only the top layers are adapted, the frozen layers below them computed once per run.
 
 Everything else (dataset preparation, completion-only labels, optimiser, schedule, logging, PEFT saving)
-is TRL's. Three things change: the training batches are grouped by prefix (`PrefixGroupedBatches`); the
-training loss runs the shared prefix once per batch (`prefix_shared_loss`); and with `frozen_trunk`, the
+is TRL's. Four things change: the training batches are grouped by prefix (`PrefixGroupedBatches`); the
+training loss runs the shared prefix once per batch (`prefix_shared_predictors`); with `frozen_trunk`, the
 layers below the first adapted one run once over the whole training set before the first step
-(`build_trunk_cache`), so every step runs only the adapted layers (`trunk_loss`). Evaluation and
-batches without a worthwhile shared prefix take TRL's own path.
+(`build_trunk_cache`), so every step runs only the adapted layers (`trunk_predictors`); and replay rows
+may be learned by distillation from the base model (`harness.train.distill`). Evaluation and batches
+without a worthwhile shared prefix take TRL's own path.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trl import SFTTrainer
 
+from harness.train.config import TrainConfigError
+from harness.train.distill import adapter_off, distilled_rows, mixed_loss
 from harness.train.frozen_trunk import (
     TrunkCache,
     build_trunk_cache,
@@ -24,15 +28,17 @@ from harness.train.frozen_trunk import (
     load_trunk,
     save_trunk,
     trunk_key,
-    trunk_loss,
+    trunk_predictors,
     trunk_supported,
 )
 from harness.train.shared_prefix import (
     MIN_SHARED_TOKENS,
     PrefixGroupedBatches,
+    label_loss,
     min_group_rows,
+    plain_predictors,
     prefix_groups,
-    prefix_shared_loss,
+    prefix_shared_predictors,
     shared_length,
     splittable,
 )
@@ -52,6 +58,11 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     trunk: TrunkCache | None = None
     trunk_seconds: float = 0.0
     trunk_reused: bool = False
+    distilled: frozenset[tuple[int, ...]] = frozenset()
+    """Rows (their token ids) learned by distillation from the base model, not by cross-entropy: replay rows
+    under `replay.loss: distill` (`harness.train.distill`)."""
+    distill_weight: float = 1.0
+    """How much a distilled token's KL counts against a task token's cross-entropy (`replay.distill_weight`)."""
 
     def get_train_dataloader(self) -> Any:
         from torch.utils.data import DataLoader
@@ -64,8 +75,17 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
             dataset, batch_sampler=batches, collate_fn=self.data_collator,
             num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
         )  # fmt: skip
+        self._check_distilled(dataset["input_ids"])
         self._prepare_trunk(dataset, groups)
         return self.accelerator.prepare(loader)
+
+    def _check_distilled(self, input_ids: list[list[int]]) -> None:
+        """Distilled rows are found by their token ids in each batch; one TRL changed (truncated) would
+        silently be learned by cross-entropy instead."""
+        missing = len(self.distilled - {tuple(row) for row in input_ids})
+        if missing:
+            raise TrainConfigError(f"{missing} distilled replay rows are not in the prepared training set as "
+                                   "tokenized; a max_length shorter than the longest row truncates them")  # fmt: skip
 
     def _prepare_trunk(self, dataset: Any, groups: list[str]) -> None:
         """Run the frozen layers once over every training row, when there are frozen layers to skip."""
@@ -109,24 +129,46 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
     ) -> Any:
-        prefix = shared_length(inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
         # Gradient checkpointing re-runs layers in backward, which would write the shared cache twice.
         plain = return_outputs or not model.training or self.args.gradient_checkpointing or not splittable(model)
-        if not plain and self.trunk is not None:
-            with self.accelerator.autocast():
-                parts = trunk_loss(model, self.trunk, inputs, num_items_in_batch)
-        elif plain or prefix < MIN_SHARED_TOKENS or len(inputs["input_ids"]) < 2:
+        distilled = distilled_rows(inputs["input_ids"], inputs["attention_mask"], self.distilled) \
+            if self.distilled and not plain else None  # fmt: skip
+        forward = None if plain else self._forward(model, inputs)
+        if forward is None and (distilled is None or not distilled.any()):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        else:
-            with self.accelerator.autocast():
-                parts = prefix_shared_loss(model, inputs, prefix, num_items_in_batch)
+        forward = forward or (lambda: plain_predictors(model, inputs))
+        head = _causal_lm(model).get_output_embeddings()
+        with self.accelerator.autocast():
+            predictors, targets = forward()
+            if distilled is not None and distilled.any():
+                with adapter_off(self.accelerator.unwrap_model(model)):
+                    teacher, _ = forward()
+                parts = mixed_loss(
+                    head, predictors, teacher, targets, distilled, num_items_in_batch, self.distill_weight
+                )
+            else:
+                parts = label_loss(head, predictors, targets, num_items_in_batch)
         metrics = self._metrics["train"]
         metrics["mean_token_accuracy"].append(parts.correct_tokens / max(parts.label_tokens, 1))
         self._total_train_tokens += int(inputs["attention_mask"].sum())
         metrics["num_tokens"] = [self._total_train_tokens]
         return parts.loss
 
+    def _forward(self, model: Any, inputs: dict[str, Any]) -> Callable[[], tuple[Any, Any]] | None:
+        """How this batch's predicting states are computed: on the frozen trunk, with its shared prefix run
+        once, or None for TRL's plain path (no prefix worth sharing, or a single row)."""
+        if self.trunk is not None:
+            trunk = self.trunk
+            return lambda: trunk_predictors(model, trunk, inputs)
+        prefix = shared_length(inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
+        if prefix < MIN_SHARED_TOKENS or len(inputs["input_ids"]) < 2:
+            return None
+        return lambda: prefix_shared_predictors(model, inputs, prefix)
+
 
 def _layer_count(model: Any) -> int:
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return int(causal_lm.config.num_hidden_layers)
+    return int(_causal_lm(model).config.num_hidden_layers)
+
+
+def _causal_lm(model: Any) -> Any:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
