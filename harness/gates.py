@@ -7,7 +7,7 @@
 
 A gate computes its value and 95% interval, compares with its bar, records everything (per-case outcomes
 included) for the run's report, and raises `GateFailure` with a message that says what failed, by how much
-and where to look.
+and where to look. Each gate returns its own result type (`harness.gate_results`), which the reports render.
 
 Every bar is written once. It lives in `[tool.harness.gates]` under the gate's name; a suite passes one
 in code only for a gate the config does not list (a suite-local bar). No bar in either place, or two
@@ -18,7 +18,8 @@ different ones, is a `ConfigError`: the plugin finds both in the suites' source 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,19 @@ import numpy as np
 from harness import stats
 from harness.config import ConfigError
 from harness.errors import Refused
+from harness.gate_results import (
+    BarResult,
+    BetterThanResult,
+    CaseOutcome,
+    CeilingResult,
+    GateResult,
+    LossResult,
+    Measurement,
+    NoShiftResult,
+    NotWorseThanResult,
+)
+
+__all__ = ["CaseOutcome", "GateResult"]  # re-exported: suites and tests import them from here
 
 OPTIONS = ("mode", "confidence", "alpha")
 """Keys of [tool.harness.gates] that say how gates decide; every other key is a gate's bar."""
@@ -87,62 +101,45 @@ def two_bars(name: str, in_code: float, configured: float) -> str:
     )
 
 
-@dataclass
-class CaseOutcome:
-    id: str
-    passed: bool | None
-    score: float
-    input: Any = None
-    output: str | None = None
-    expected: Any = None
-    baseline_output: str | None = None
-    baseline_passed: bool | None = None
-    latency_s: float | None = None
-    # Token counts and the baseline's latency feed the report's cost table; None when outputs are plain text.
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    baseline_latency_s: float | None = None
-    baseline_prompt_tokens: int | None = None
-    baseline_completion_tokens: int | None = None
-
-
-@dataclass
-class GateResult:
-    name: str
-    kind: str
-    value: float
-    interval: tuple[float, float]
-    threshold: float
-    passed: bool
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-    cases: list[CaseOutcome] = field(default_factory=list)
-
-    def to_record(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 Recorder = Callable[[GateResult], None]
 
 
-class _State:
-    """Where gates read settings and send results. The plugin installs the session's; library use
-    outside pytest gets defaults and no recording."""
+def _discard(result: GateResult) -> None:
+    """Outside a session a result is returned and raised on, but recorded nowhere."""
 
-    settings = GateSettings()
-    record: Recorder = staticmethod(lambda result: None)  # type: ignore[assignment]
+
+@dataclass(frozen=True)
+class GateSession:
+    """One run's gate state: the bars and settings gates judge by, where results are recorded, and the report
+    path named in a failure. The plugin opens one per pytest session (`configure`) and closes it at the end;
+    library use outside pytest (a script, a notebook) judges with defaults and records nothing."""
+
+    settings: GateSettings = field(default_factory=GateSettings)
+    record: Recorder = _discard
     report_hint: str = ""
+
+
+OUTSIDE_A_SESSION = GateSession()
+_SESSION: ContextVar[GateSession] = ContextVar("harness_gate_session", default=OUTSIDE_A_SESSION)
+
+
+def session() -> GateSession:
+    """The session gates run in now."""
+    return _SESSION.get()
 
 
 def configured_bar(name: str) -> float | None:
     """The bar [tool.harness.gates] sets for `name` in this run, or None: for callers outside a suite (the
     `harness shadow` command) whose own default applies only where the config has no bar."""
-    value = _State.settings.thresholds.get(name)
+    value = session().settings.thresholds.get(name)
     return None if value is None else float(value)
 
 
-def configure(settings: GateSettings, record: Recorder, report_hint: str = "") -> None:
-    _State.settings, _State.record, _State.report_hint = settings, record, report_hint  # type: ignore[assignment]
+def configure(settings: GateSettings, record: Recorder, report_hint: str = "") -> GateSession:
+    """Open a session: gates called from now on judge by `settings` and send their results to `record`."""
+    opened = GateSession(settings, record, report_hint)
+    _SESSION.set(opened)
+    return opened
 
 
 def at_least(
@@ -157,7 +154,7 @@ def at_least(
     """Pass when the mean of `values` clears the threshold: its lower confidence bound in lower_bound mode
     (Wilson for pass/fail, bootstrap for scores), the value itself in point mode. `threshold` left out (the
     rule for every gate's bar): the one in [tool.harness.gates]; given, it must not differ from that one."""
-    settings = _State.settings
+    settings = session().settings
     bar = settings.threshold(name, threshold)
     if not values:
         raise ValueError(f"gate {name!r} got no values: is the golden set empty?")
@@ -170,7 +167,7 @@ def at_least(
         f"({_case_summary(outcomes, predictions)})"
     )
     return _finish(
-        GateResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes)
+        BarResult(name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode}, outcomes)
     )
 
 
@@ -186,7 +183,7 @@ def at_most(
     under the bar: its upper confidence bound in lower_bound mode, the value itself in point mode. The mirror
     of `at_least`: with few cases the bound is wide, and the gate fails rather than trust a lucky sample.
     A case whose value is True (or above 0) is recorded as not passed, so reviews and reports pick it up."""
-    settings = _State.settings
+    settings = session().settings
     bar = settings.threshold(name, threshold)
     if not values:
         raise ValueError(f"gate {name!r} got no values: nothing was compared")
@@ -202,7 +199,7 @@ def at_most(
         f"({len(bad)}/{len(outcomes)} cases{_worst(bad, None, outcomes)})"
     )
     details = {"mode": settings.mode}
-    return _finish(GateResult(name, "at_most", value, interval, bar, passed, message, details, outcomes))
+    return _finish(CeilingResult(name, "at_most", value, interval, bar, passed, message, details, outcomes))
 
 
 def no_shift(
@@ -218,7 +215,7 @@ def no_shift(
     (the bar; config wins). For drift: are this week's production inputs drawn from the distribution the
     model was trained and judged on? `statistic` (e.g. MMD²) is the recorded value; the interval holds the
     p-value, as for the McNemar gates. A pass is no evidence of a shift, not evidence of none."""
-    settings = _State.settings
+    settings = session().settings
     bar = settings.threshold(name, alpha)
     if not 0.0 <= p_value <= 1.0:
         raise ValueError(f"gate {name!r}: p-value {p_value!r} is not in [0, 1]")
@@ -228,7 +225,7 @@ def no_shift(
         f"({'no evidence of a shift' if passed else 'the samples differ'})"
     )
     interval = (p_value, p_value)
-    return _finish(GateResult(name, "no_shift", statistic, interval, bar, passed, message, dict(details or {})))
+    return _finish(NoShiftResult(name, "no_shift", statistic, interval, bar, passed, message, dict(details or {})))
 
 
 def statistic_at_least(
@@ -244,7 +241,7 @@ def statistic_at_least(
     """Like `at_least`, for a set-level metric such as macro-F1: `statistic(indices)` scores a subset of
     the cases; the value uses all of them and the interval comes from a bootstrap over cases.
     `passed_cases` (e.g. per-case correctness) is recorded for the report."""
-    settings = _State.settings
+    settings = session().settings
     bar = settings.threshold(name, threshold)
     value = float(statistic(list(range(n_cases))))
     interval = stats.bootstrap_statistic_interval(n_cases, lambda idx: statistic(idx.tolist()), settings.confidence)
@@ -255,7 +252,7 @@ def statistic_at_least(
         f"(n={n_cases}, bootstrap over cases)"
     )
     per_case = passed_cases if passed_cases is not None else [True] * n_cases
-    result = GateResult(
+    result = BarResult(
         name, "at_least", value, interval, bar, passed, message, {"mode": settings.mode},
         _outcomes([bool(v) for v in per_case], cases, outputs),
     )  # fmt: skip
@@ -274,7 +271,7 @@ def no_regression(
 ) -> GateResult:
     """Among the cases the baseline passes, fail if more than `max_drop` of them are lost, or if McNemar's
     exact test says the candidate is significantly worse than the baseline (alpha from config)."""
-    settings = _State.settings
+    settings = session().settings
     bar = settings.threshold(name, max_drop)
     if len(candidate) != len(baseline):
         raise ValueError(f"gate {name!r}: {len(candidate)} candidate vs {len(baseline)} baseline outcomes")
@@ -298,7 +295,7 @@ def no_regression(
         _record_baseline_cost(outcome, base_out)
     details = {"lost": lost, "gained": gained, "baseline_passes": kept_by_baseline, "p_worse": test.p_worse,
                "p_value": test.p_value}  # fmt: skip
-    return _finish(GateResult(name, "no_regression", drop, interval, bar, passed, message, details, outcomes))
+    return _finish(LossResult(name, "no_regression", drop, interval, bar, passed, message, details, outcomes))
 
 
 def better_than(
@@ -313,7 +310,7 @@ def better_than(
     """Pass when the candidate is significantly better than a reference on the same cases: exact McNemar
     on the discordant pairs, one-sided, at the configured alpha (a `"<name>"` entry in config overrides
     alpha for this gate). The bar fine-tuning must clear, e.g. the few-shot prompted base model."""
-    settings = _State.settings
+    settings = session().settings
     alpha = settings.thresholds.get(name, settings.alpha)
     candidate, reference = [bool(v) for v in candidate], [bool(v) for v in reference]
     if len(candidate) != len(reference):
@@ -331,7 +328,7 @@ def better_than(
         _record_baseline_cost(outcome, out)
     details = {"p_better": p_better, "reference_rate": sum(reference) / len(reference)}
     return _finish(
-        GateResult(name, "better_than", diff, (p_better, p_better), alpha, passed, message, details, outcomes)
+        BetterThanResult(name, "better_than", diff, (p_better, p_better), alpha, passed, message, details, outcomes)
     )
 
 
@@ -354,7 +351,7 @@ def not_worse_than(
     the fine-tune losing to something cheaper?", and only evidence of a loss should stop it; a tie passes.
     Why not `no_regression`: its drop bar is about keeping what a baseline could do, while here any
     significant loss fails, whatever its size."""
-    settings = _State.settings
+    settings = session().settings
     alpha = settings.thresholds.get(name, settings.alpha)
     candidate, reference = [bool(v) for v in candidate], [bool(v) for v in reference]
     if len(candidate) != len(reference):
@@ -378,7 +375,8 @@ def not_worse_than(
     details = {"p_worse": test.p_worse, "p_value": test.p_value, "reference": reference_name,
                "reference_rate": sum(reference) / len(reference), "lost": test.b, "gained": test.c}  # fmt: skip
     interval = (test.p_worse, test.p_worse)  # as better_than: the p-value, which is what the bar (alpha) judges
-    return _finish(GateResult(name, "not_worse_than", diff, interval, alpha, passed, message, details, outcomes))
+    result = NotWorseThanResult(name, "not_worse_than", diff, interval, alpha, passed, message, details, outcomes)
+    return _finish(result)
 
 
 def measure(
@@ -390,10 +388,10 @@ def measure(
 ) -> GateResult:
     """Record a figure with its interval for the report without deciding anything (e.g. the prompted
     baseline's accuracy, shown next to the model's). Never fails."""
-    value, interval = _mean_and_interval(values, _State.settings.confidence)
+    value, interval = _mean_and_interval(values, session().settings.confidence)
     message = f"{name} {value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}] (measured, not gated)"
     return _finish(
-        GateResult(name, "measure", value, interval, 0.0, True, message, {}, _outcomes(values, cases, outputs))
+        Measurement(name, "measure", value, interval, 0.0, True, message, {}, _outcomes(values, cases, outputs))
     )
 
 
@@ -413,7 +411,7 @@ def slices_at_least(
     Holm-corrected across slices). Slices too small for that to ever happen make the gate unable to
     fail, which is refused rather than passed. point mode: a slice fails when its rate is below the floor.
     `mode` overrides the configured mode for this gate."""
-    settings = _State.settings
+    settings = session().settings
     bar = settings.threshold(name, floor)
     mode = mode or settings.mode
     slices: dict[str, list[bool]] = {}
@@ -436,7 +434,7 @@ def slices_at_least(
         f": {listed}" if failing else f"; lowest slice {lowest} {rates[lowest]:.2f}"
     )
     details = {"slices": rates, "failing": failing, "mode": mode}
-    result = GateResult(
+    result = BarResult(
         name, "slices_at_least", rates[lowest], interval, bar, not failing, message, details,
         _outcomes(values, cases, outputs),
     )  # fmt: skip
@@ -455,9 +453,10 @@ def _require_power(name: str, sizes: list[int], floor: float, alpha: float) -> N
 
 
 def _finish(result: GateResult) -> GateResult:
-    _State.record(result)
+    current = session()
+    current.record(result)
     if not result.passed:
-        hint = f"; report: {_State.report_hint}" if _State.report_hint else ""
+        hint = f"; report: {current.report_hint}" if current.report_hint else ""
         raise GateFailure(result.message + hint)
     return result
 

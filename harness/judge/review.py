@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputDataError
+from harness.gate_results import result_type
 from harness.golden import GoldenCase, GoldenError, append_cases, display_path, load_file, set_path, validate_rows
 
 COLUMNS = ("run", "case_id", "gate", "input", "output", "expected", "baseline_output", "why_selected", "verdict",
@@ -119,7 +120,7 @@ def _case_index(gates: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, Mapp
 
 def _gate_picks(gates: Iterable[Mapping[str, Any]]) -> Iterable[Pick]:
     for gate in gates:
-        if gate["kind"] == "measure":  # a figure recorded beside the decision (e.g. a prompted baseline's)
+        if not result_type(gate).deciding:  # a figure recorded beside the decision (e.g. a prompted baseline's)
             continue
         for case in gate.get("cases", []):
             if case.get("baseline_passed") and case.get("passed") is False:

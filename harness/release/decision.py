@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import stats
+from harness.gate_results import result_type
 from harness.report import verdict
 
 PYTEST_EXIT = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
@@ -184,7 +185,7 @@ def junit_name(node_id: str) -> str:
 
 
 def _judge_gates(candidate: dict[str, Any], decision: Decision) -> None:
-    deciding = [g for g in candidate.get("gates", []) if g.get("kind") != "measure"]
+    deciding = [g for g in candidate.get("gates", []) if result_type(g).deciding]
     decision.gates_passed = [g["name"] for g in deciding if g["passed"]]
     decision.gates_failed = [g["name"] for g in deciding if not g["passed"]]
     if limit := candidate.get("golden_limit"):
@@ -209,7 +210,7 @@ def compare_with_champion(
     theirs = {g["name"]: g for g in champion.get("gates", [])}
     comparisons, skipped = [], []
     for gate in candidate.get("gates", []):
-        if gate.get("kind") == "measure":
+        if not result_type(gate).deciding:
             continue
         mine, other = _pass_fail(gate), _pass_fail(theirs.get(gate["name"]))
         shared = [case_id for case_id in mine if case_id in other]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.gate_results import from_record, result_type
 from harness.metrics import OTHER, classification_report, label_match, normalise_label
 from harness.report.record import NO_DECISION, Verdict, verdict
 from harness.report.summary import error_rows, gate_rows
@@ -34,7 +35,6 @@ ROW_LIMIT = 25  # rows of a case list (flips, confused pairs, lowest scores) sho
 MAX_F1_BARS = 80  # classes in a per-class F1 chart; past that, the worst ones
 FULL_MATRIX_MAX = 12  # label sets up to this size get the whole confusion matrix
 HEATMAP_CLASSES = 12  # otherwise: a heatmap of this many most-confused true classes
-COMPARISONS = ("no_regression", "better_than", "not_worse_than")
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;
@@ -108,7 +108,7 @@ def render(results: Mapping[str, Any], title: str) -> str:
 
 
 def _header(results: Mapping[str, Any], title: str, gates: list[dict[str, Any]]) -> str:
-    verdict_html = _verdict_banner(verdict(dict(results)), [g for g in gates if g["kind"] != "measure"], bool(gates))
+    verdict_html = _verdict_banner(verdict(dict(results)), [g for g in gates if result_type(g).deciding], bool(gates))
     if limit := results.get("golden_limit"):
         verdict_html += (f'<div class="banner warn">Smoke run: {int(limit)} cases per golden set (--golden-limit). '
                          "These gates are not a decision.</div>")  # fmt: skip
@@ -152,7 +152,7 @@ def _gate_table(gates: list[dict[str, Any]], tests: list[dict[str, Any]] | None 
         return '<p class="note">No gates: nothing was decided in this run.</p>'
 
     def order(gate: dict[str, Any]) -> tuple[int, str]:
-        return (0 if not gate["passed"] else 2 if gate["kind"] == "measure" else 1, gate["name"])
+        return (0 if not gate["passed"] else 1 if result_type(gate).deciding else 2, gate["name"])
 
     rows = [_error_row(test, row) for test, row in zip(broken, error_rows(broken), strict=True)]
     for gate in sorted(gates, key=order):
@@ -204,16 +204,9 @@ def _sides(gate: Mapping[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]
     """The gate's model answers, and for comparisons the baseline's (or reference's) answers too."""
     cases = gate.get("cases", [])
     yield gate["name"], [_side(case, "") for case in cases]
-    if gate["kind"] in COMPARISONS:
-        other = _other_side(gate)
-        yield f"{gate['name']} [{other}]", [_side(case, "baseline_") for case in cases]
-
-
-def _other_side(gate: Mapping[str, Any]) -> str:
-    """What the gate compared the model with: its baseline, or a named reference (a classical classifier)."""
-    if gate["kind"] == "no_regression":
-        return "baseline"
-    return str(gate.get("details", {}).get("reference") or "reference")
+    typed = from_record(gate)
+    if typed.compares:
+        yield f"{gate['name']} [{typed.other_side}]", [_side(case, "baseline_") for case in cases]
 
 
 def _side(case: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -353,7 +346,7 @@ def _distributions(gates: list[dict[str, Any]]) -> str:
 
 def _score_block(gate: Mapping[str, Any], cases: list[dict[str, Any]], non_finite: int) -> str:
     scores = [float(case["score"]) for case in cases]
-    bar = gate["threshold"] if gate["kind"] == "at_least" else None
+    bar = from_record(gate).plot_bar
     plot = _png(_histogram_figure(scores, bar), f"{gate['name']} score histogram")
     rows = "".join(
         f'<tr><td class="num"><code>{_esc(case["id"])}</code></td><td class="num">{case["score"]:.3f}</td>'
@@ -380,12 +373,13 @@ def _flips(gates: list[dict[str, Any]]) -> str:
     """Cases where the model and its baseline (or reference) disagree on pass/fail: lost ones first."""
     parts = []
     for gate in sorted(gates, key=lambda g: g["name"]):
-        if gate["kind"] not in COMPARISONS:
+        typed = from_record(gate)
+        if not typed.compares:
             continue
         cases = [c for c in gate.get("cases", []) if c.get("baseline_passed") is not None]
         lost = [c for c in cases if c["baseline_passed"] and c.get("passed") is False]
         gained = [c for c in cases if not c["baseline_passed"] and c.get("passed")]
-        other = _other_side(gate)
+        other = typed.other_side
         unchanged = len(cases) - len(lost) - len(gained)
         parts.append(f"<h3>{_esc(gate['name'])}</h3><p class=\"note\">{len(lost)} lost ({other} passed, model "
                      f"failed), {len(gained)} gained, {unchanged} unchanged</p>")  # fmt: skip

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.gate_results import result_type
+
 ExtrasSink = Callable[[str, dict[str, Any]], None]
 
 
@@ -165,7 +167,7 @@ def verdict(results: dict[str, Any]) -> Verdict:
         return Verdict("none", f"not a decision: pytest exit {exit_code} ({PYTEST_EXIT.get(exit_code, 'unexpected')})",
                        tuple(t["test"] for t in not_run), broken=True)  # fmt: skip
     gates = results.get("gates") or []
-    deciding = [g for g in gates if g["kind"] != "measure"]
+    deciding = [g for g in gates if result_type(g).deciding]
     failed = [g["name"] for g in deciding if not g["passed"]]
     plain = [short_test(t["test"]) for t in tests if t["outcome"] == "failed"]
     if limit := results.get("golden_limit"):

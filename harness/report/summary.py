@@ -8,34 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.gate_results import TableRow, from_record
 from harness.report.record import NO_DECISION, OUTCOMES, RunRecord, short_test, verdict
 
-P_VALUE_BARS = {"better_than": "<", "not_worse_than": ">=", "no_shift": ">="}
-"""Gate kinds judged by a p-value against alpha, and the comparison that passes: evidence of a gain
-(`better_than`), no evidence of a loss (`not_worse_than`, McNemar) or of a shift between two samples
-(`no_shift`). The McNemar gates' value is the difference in pass rate, no_shift's the test statistic."""
+
+def gate_rows(gates: list[dict[str, Any]]) -> list[TableRow]:
+    return [from_record(gate).table_row() for gate in sorted(gates, key=lambda g: g["name"])]
 
 
-def gate_rows(gates: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
-    rows = []
-    for gate in sorted(gates, key=lambda g: g["name"]):
-        low, high = gate["interval"]
-        if gate["kind"] == "measure":
-            rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]", "-", "measured"))
-            continue
-        if gate["kind"] in P_VALUE_BARS:  # the interval holds the p-value; the bar is alpha
-            value = f"{gate['value']:.4g}" if gate["kind"] == "no_shift" else f"{gate['value']:+.3f}"
-            rows.append((gate["name"], value, f"p={low:.2g}",
-                         f"p {P_VALUE_BARS[gate['kind']]} {gate['threshold']:g}",
-                         "pass" if gate["passed"] else "FAIL"))  # fmt: skip
-            continue
-        comparison = "<=" if gate["kind"] in ("no_regression", "at_most") else ">="
-        rows.append((gate["name"], f"{gate['value']:.3f}", f"[{low:.3f}, {high:.3f}]",
-                     f"{comparison} {gate['threshold']:g}", "pass" if gate["passed"] else "FAIL"))  # fmt: skip
-    return rows
-
-
-def error_rows(tests: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+def error_rows(tests: list[dict[str, Any]]) -> list[TableRow]:
     """One gate-table row per suite test that errored or never ran: its gates decided nothing."""
     return [(short_test(t["test"]), "-", "-", "-", "ERROR: no decision" if t["outcome"] == "error" else "NOT RUN")
             for t in tests if t["outcome"] in NO_DECISION]  # fmt: skip
