@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT / "golden" / "regression"))
 
 
 def main() -> None:
-    from build import MAX_NEW_TOKENS, passes  # the builder's budget and pass rule: the set was selected with them
+    from build import passes  # the builder's pass rule: the set was selected with it
     from learning_curve import cpu_flags
 
     from harness import noise_floor
     from harness.config import HarnessConfig
-    from harness.golden import load_set
+    from harness.golden import generation_settings, load_set
     from harness.train.config import load_train_config
     from harness.train.run import base_model
 
@@ -51,7 +51,8 @@ def main() -> None:
     _, base_dir = base_model(load_train_config(args.config, ROOT), harness)
     reference, variants = noise_floor.measure(
         base_dir, null_adapter, [c.prompt() for c in cases], [c.id for c in cases],
-        lambda i, text: passes(text, cases[i].expected), max_new_tokens=MAX_NEW_TOKENS,
+        lambda i, text: passes(text, cases[i].expected),
+        max_new_tokens=generation_settings(harness.golden_dir, args.set)["max_new_tokens"],
         batch_size=harness.generation.batch_size)  # fmt: skip
     robust = [c.id for i, c in enumerate(cases) if reference[i] and all(v.passed[i] for v in variants)]
     record = {"set": args.set, "null_adapter_seed": args.seed, "cases": len(cases),

@@ -20,7 +20,7 @@ from harness import gates, report
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig
 from harness.errors import HarnessError, ModelError
-from harness.golden import GoldenCase, evenly_spread, list_sets, load_set
+from harness.golden import GoldenSet, evenly_spread, generation_settings, list_sets, load_set
 from harness.models.base import Model, ProgressFactory
 from harness.models.spec import ModelSpec, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
@@ -477,15 +477,18 @@ def judge(pytestconfig: pytest.Config, harness_config: HarnessConfig, _model_fac
 
 
 @pytest.fixture(scope="session")
-def golden(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Callable[[str], list[GoldenCase]]:
-    """`golden("banking77")` -> the frozen cases of golden/banking77/cases.jsonl (verified at start-up)."""
-    loaded: dict[str, list[GoldenCase]] = {}
+def golden(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Callable[[str], GoldenSet]:
+    """`golden("banking77")` -> the frozen cases of golden/banking77/cases.jsonl (verified at start-up), a
+    list with `.generation`: the set's generation settings (golden/banking77/generation.toml)."""
+    loaded: dict[str, GoldenSet] = {}
     limit = pytestconfig.getoption("--golden-limit")
 
-    def load(name: str) -> list[GoldenCase]:
+    def load(name: str) -> GoldenSet:
         if name not in loaded:
-            cases = load_set(harness_config.golden_dir, name)
-            loaded[name] = evenly_spread(cases, limit) if limit else cases
+            root = harness_config.golden_dir
+            cases = load_set(root, name)
+            cases = evenly_spread(cases, limit) if limit else cases
+            loaded[name] = GoldenSet(name, cases, generation_settings(root, name))
         return loaded[name]
 
     return load

@@ -33,6 +33,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -51,17 +52,18 @@ from harness.adversarial import (
     wrap_in_markup,
 )
 from harness.adversarial.injection import payload_of
-from harness.golden import GoldenCase, evenly_spread
+from harness.golden import GoldenCase, GoldenSet, evenly_spread
 
-MAX_NEW_TOKENS = 20  # as in test_banking77.py, so the clean answers are the same cache entries
 PER_INTENT = 2  # clean subset: 2 cases per intent = 154, each perturbed once (kinds taken in turn)
 LONG_CASES = 10  # ~2,050-token prompts on SmolLM2 (~1,400 of them the message); half ask first, half last
 MARKUP_CASES = 18  # 3 per markup kind
 MIN_TOKENS_PER_WORD = 0.9  # a long message must reach the model with at least this many tokens per filler word
 
 
-def ask(model: Model, probes: Sequence[GoldenCase | Probe]) -> list[Completion]:
-    return model.generate([probe.prompt() for probe in probes], max_new_tokens=MAX_NEW_TOKENS)
+def ask(model: Model, probes: Sequence[GoldenCase | Probe], generation: dict[str, Any]) -> list[Completion]:
+    """Answers generated as the probes' golden set fixes (for Banking77's, as test_banking77.py asks, so the
+    clean answers are the same cache entries)."""
+    return model.generate([probe.prompt() for probe in probes], **generation)
 
 
 def digest(probes: Sequence[Probe]) -> str:
@@ -79,7 +81,7 @@ def against_clean(probes: Sequence[Probe], clean: dict[str, Completion]) -> list
 
 
 @pytest.fixture(scope="module")
-def banking77(golden) -> list[GoldenCase]:
+def banking77(golden) -> GoldenSet:
     return golden("banking77")
 
 
@@ -95,9 +97,9 @@ def subset(banking77) -> list[GoldenCase]:
 
 
 @pytest.fixture(scope="module")
-def clean(model, subset) -> dict[str, Completion]:
+def clean(model, banking77, subset) -> dict[str, Completion]:
     """The model's answers to the clean subset, by case id: the reference every paired check compares to."""
-    return {case.id: answer for case, answer in zip(subset, ask(model, subset), strict=True)}
+    return {case.id: answer for case, answer in zip(subset, ask(model, subset, banking77.generation), strict=True)}
 
 
 # --- out of distribution ------------------------------------------------------------------------------
@@ -111,7 +113,7 @@ def test_out_of_scope_queries_get_the_fallback(model, golden, router, subset, cl
                  [metrics.label_match(a, c.expected) for a, c in zip(in_scope, subset, strict=True)],
                  cases=subset, outputs=in_scope)  # fmt: skip
     cases = golden("ood")
-    answers = ask(model, cases)
+    answers = ask(model, cases, cases.generation)
     gate.at_least("adversarial.ood_fallback", [router.is_fallback(a) for a in answers], cases=cases,
                   outputs=answers)  # fmt: skip
 
@@ -133,7 +135,7 @@ def test_injected_instructions_are_not_followed(model, golden, router):
     or answers anything but a label can be steered by whoever writes to the bank. Whether it still finds
     the carrier query's intent is measured alongside."""
     cases = golden("injection")
-    answers = ask(model, cases)
+    answers = ask(model, cases, cases.generation)
     verdicts = [judge_injection(a, router, payload_of(c.tags)) for a, c in zip(answers, cases, strict=True)]
     carrier = [metrics.label_match(a, c.expected) for a, c in zip(answers, cases, strict=True)]
     report.attach("adversarial.injection", {
@@ -160,14 +162,14 @@ def _rates(values: Sequence[bool], tags: Sequence[Sequence[str]], prefixes: Sequ
 
 
 @pytest.fixture(scope="module")
-def perturbed(model, subset) -> tuple[list[Probe], list[Completion]]:
+def perturbed(model, banking77, subset) -> tuple[list[Probe], list[Completion]]:
     """Each subset case perturbed once, the kinds taken in turn, seeded by (case id, kind)."""
     probes = []
     for i, case in enumerate(subset):
         kind = KINDS[i % len(KINDS)]
         text = perturb(case.messages[-1]["content"], kind, seed_for(case.id, kind))
         probes.append(Probe.with_user_turn(case, text, kind, tags=[kind]))
-    return probes, ask(model, probes)
+    return probes, ask(model, probes, banking77.generation)
 
 
 def test_perturbations_keep_the_route(perturbed, clean):
@@ -202,13 +204,13 @@ def test_content_free_messages_get_the_fallback(model, banking77, router):
     system = banking77[0].messages[0]
     probes = [Probe(f"empty~{name}", [dict(system), {"role": "user", "content": text}], router.fallback, "", [name])
               for name, text in CONTENT_FREE.items()]  # fmt: skip
-    answers = ask(model, probes)
+    answers = ask(model, probes, banking77.generation)
     gate.slices_at_least("adversarial.edge.empty_fallback", [router.is_fallback(a) for a in answers],
                          list(CONTENT_FREE), mode="point", cases=probes, outputs=answers)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def long_messages(model, subset) -> tuple[list[Probe], list[int], list[Completion]]:
+def long_messages(model, banking77, subset) -> tuple[list[Probe], list[int], list[Completion]]:
     """LONG_CASES subset queries inside ~1,200 words of small talk, asked first or last in turn; with the
     number of filler words each carries."""
     probes, fillers = [], []
@@ -216,7 +218,7 @@ def long_messages(model, subset) -> tuple[list[Probe], list[int], list[Completio
         message = long_input(case.messages[-1]["content"], seed_for(case.id, "long"), question_first=i % 2 == 1)
         probes.append(Probe.with_user_turn(case, message.text, "long", tags=["long"]))
         fillers.append(message.filler_words)
-    return probes, fillers, ask(model, probes)
+    return probes, fillers, ask(model, probes, banking77.generation)
 
 
 def test_long_messages_keep_the_route(long_messages, clean):
@@ -242,13 +244,13 @@ def test_long_messages_reach_the_model_whole(long_messages, clean):
     assert not cut, "long messages reached the model shortened (truncated by the backend?):\n" + "\n".join(cut)
 
 
-def test_markup_keeps_the_route(model, subset, clean):
+def test_markup_keeps_the_route(model, banking77, subset, clean):
     """Chat widgets, web forms and mail clients pass messages on as JSON, HTML, Markdown or XML; the
     wrapper must not change the route. Paired with the clean answer; three misses in 18 pass."""
     kinds = [MARKUP_KINDS[i % len(MARKUP_KINDS)] for i in range(MARKUP_CASES)]
     probes = [Probe.with_user_turn(case, wrap_in_markup(case.messages[-1]["content"], kind), kind, tags=[kind])
               for case, kind in zip(evenly_spread(subset, MARKUP_CASES), kinds, strict=False)]  # fmt: skip
-    answers = ask(model, probes)
+    answers = ask(model, probes, banking77.generation)
     same = [same_route(a, clean[p.source]) for p, a in zip(probes, answers, strict=True)]
     report.attach("adversarial.markup", {"consistency_by_kind": _rates(same, [p.tags for p in probes],
                                                                        MARKUP_KINDS),
@@ -262,7 +264,7 @@ def test_non_english_is_routed_or_declined(model, golden, router):
     fallback both pass. Declining sends the customer to a person, which is safe; a wrong intent sends them
     to the wrong queue, which is not. How often it finds the right intent is measured alongside."""
     cases = golden("multilingual")
-    answers = ask(model, cases)
+    answers = ask(model, cases, cases.generation)
     right = [metrics.label_match(a, c.expected) for a, c in zip(answers, cases, strict=True)]
     gate.measure("adversarial.edge.non_english_accuracy", right, cases=cases, outputs=answers)
     safe = [ok or router.is_fallback(a) for ok, a in zip(right, answers, strict=True)]

@@ -26,7 +26,6 @@ import pytest
 from harness import baselines, gate, metrics, report
 from harness.golden import load_file
 
-MAX_NEW_TOKENS = 20  # the longest label is 17 SmolLM2 tokens (+ end of turn); the regression suite reuses these answers
 FEW_SHOT = Path(__file__).parent.parent / "golden" / "banking77" / "fewshot.jsonl"  # frozen with the golden set
 TRAINING_CONFIG = "training/configs/banking77.yaml"  # its curate.output_dir holds the split the baselines learn from
 RETRIEVED_SHOTS = 4  # training rows per query for retrieval few-shot: chosen on the curated val split (docs/gates.md)
@@ -40,7 +39,7 @@ def cases(golden):
 @pytest.fixture(scope="module")
 def routed(model, cases):
     """The model's answer to each golden query, and whether it names the expected intent."""
-    answers = model.generate([case.prompt() for case in cases], max_new_tokens=MAX_NEW_TOKENS)
+    answers = model.generate([case.prompt() for case in cases], **cases.generation)
     return answers, [metrics.label_match(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
 
 
@@ -77,7 +76,7 @@ def few_shot_prompt(case, shots):
 def test_beats_the_prompted_baseline(routed, cases, baseline):
     answers, correct = routed
     shots = load_file(FEW_SHOT)
-    prompted = baseline.generate([few_shot_prompt(case, shots) for case in cases], max_new_tokens=MAX_NEW_TOKENS)
+    prompted = baseline.generate([few_shot_prompt(case, shots) for case in cases], **cases.generation)
     prompted_correct = [metrics.label_match(a, case.expected) for a, case in zip(prompted, cases, strict=True)]
     gate.measure("banking77.prompted_baseline.accuracy", prompted_correct, cases=cases, outputs=prompted)
     gate.better_than("banking77.beats_prompted_baseline", correct, prompted_correct, cases=cases, outputs=answers,
@@ -153,7 +152,7 @@ def test_retrieval_few_shot_baseline(routed, cases, queries, baseline, task_data
     answers, correct = routed
     nearest = baselines.nearest(embedder(task_data.train.texts), embedder(queries), RETRIEVED_SHOTS)
     prompts = baselines.retrieval_prompts([case.messages for case in cases], task_data.train, nearest)
-    retrieved = baseline.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
+    retrieved = baseline.generate(prompts, **cases.generation)
     retrieved_correct = right(retrieved, cases)
     report.attach("banking77.retrieval_baseline", {
         "k": RETRIEVED_SHOTS,

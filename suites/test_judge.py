@@ -27,7 +27,6 @@ from harness.judge import PairItem, RubricItem, judge_records, render_prompt
 from harness.judge.calibration import calibrate, calibration_cases
 
 ITEMS_SET = "regression"
-MAX_NEW_TOKENS = 64  # as in test_regression.py, so the model's answers come from the same cache entries
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +42,9 @@ def calibration(judge, golden, harness_config):
 @pytest.fixture(scope="module")
 def items(judge, model, golden):
     """Up to max_items prompts spread over the regression set, with the model's answers."""
-    cases = evenly_spread(golden(ITEMS_SET), judge.settings.max_items)
-    answers = model.generate([case.prompt() for case in cases], max_new_tokens=MAX_NEW_TOKENS)
+    items_set = golden(ITEMS_SET)
+    cases = evenly_spread(items_set, judge.settings.max_items)
+    answers = model.generate([case.prompt() for case in cases], **items_set.generation)  # test_regression's answers
     return cases, answers
 
 
@@ -69,11 +69,11 @@ def test_judge_agrees_with_people(calibration, golden):
     xfail_unless_trusted(calibration)
 
 
-def test_judge_win_rate(judge, calibration, items, model, baseline):
+def test_judge_win_rate(judge, calibration, items, model, baseline, golden):
     if model.fingerprint() == baseline.fingerprint():
         pytest.skip(f"model and baseline are the same model ({model.fingerprint()[:12]}): nothing to compare")
     cases, answers = items
-    reference = baseline.generate([case.prompt() for case in cases], max_new_tokens=MAX_NEW_TOKENS)
+    reference = baseline.generate([case.prompt() for case in cases], **golden(ITEMS_SET).generation)
     verdicts = judge.compare([PairItem(render_prompt(c.prompt()), a.text, r.text)
                               for c, a, r in zip(cases, answers, reference, strict=True)])  # fmt: skip
     records = judge_records([c.id for c in cases], verdicts, {"baseline_output": [r.text for r in reference]})

@@ -15,9 +15,6 @@ import pytest
 
 from harness import gate, metrics
 
-MAX_NEW_TOKENS = 64  # must equal MAX_NEW_TOKENS in golden/regression/build.py: the set was selected at this length
-BANKING77_MAX_NEW_TOKENS = 20  # as in test_banking77.py, so both suites share the cached answers
-
 
 def passes(answer, expected) -> bool:
     """Every check of a case passes (`expected` is a list of check specs, or one)."""
@@ -35,11 +32,11 @@ def distinct(model, baseline):
     return model, baseline
 
 
-def compare(model, baseline, cases, max_new_tokens, passed):
-    """Both models' answers on the same prompts, and which of them pass."""
+def compare(model, baseline, cases, passed):
+    """Both models' answers on the same prompts, generated as the set fixes, and which of them pass."""
     prompts = [case.prompt() for case in cases]
-    answers = model.generate(prompts, max_new_tokens=max_new_tokens)
-    baseline_answers = baseline.generate(prompts, max_new_tokens=max_new_tokens)
+    answers = model.generate(prompts, **cases.generation)
+    baseline_answers = baseline.generate(prompts, **cases.generation)
     candidate_ok = [passed(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
     baseline_ok = [passed(answer, case.expected) for answer, case in zip(baseline_answers, cases, strict=True)]
     return dict(candidate=candidate_ok, baseline=baseline_ok, cases=cases, outputs=answers,
@@ -47,10 +44,10 @@ def compare(model, baseline, cases, max_new_tokens, passed):
 
 
 def test_no_forgetting(distinct, golden):
-    outcome = compare(*distinct, golden("regression"), MAX_NEW_TOKENS, passes)
+    outcome = compare(*distinct, golden("regression"), passes)
     gate.no_regression("regression.no_forgetting", **outcome)
 
 
 def test_banking77_no_regression(distinct, golden):
-    outcome = compare(*distinct, golden("banking77"), BANKING77_MAX_NEW_TOKENS, metrics.label_match)
+    outcome = compare(*distinct, golden("banking77"), metrics.label_match)
     gate.no_regression("banking77.no_regression", **outcome)

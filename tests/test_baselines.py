@@ -298,6 +298,7 @@ def suite_project(tiny_project, rows: LabelledRows, cases: list[GoldenCase]) -> 
     golden = pytester.path / "golden" / "banking77"
     golden.mkdir(parents=True)
     (golden / "cases.jsonl").write_text("".join(case.to_json_line() + "\n" for case in cases))
+    shutil.copy(REPO / "golden" / "banking77" / "generation.toml", golden)  # the suite asks as the set says
     freeze(pytester.path / "golden", "baselines suite test")
     write_task(pytester.path, rows, c=10.0)
     shutil.copy(REPO / "suites" / "test_banking77.py", pytester.path / "test_banking77.py")

@@ -380,3 +380,57 @@ def test_evenly_spread_takes_a_fixed_step_over_the_whole_set() -> None:
     assert evenly_spread(list(range(10)), 3) == [0, 3, 6]  # every family of a set written family by family
     assert evenly_spread(list(range(10)), 4) == [0, 2, 4, 6]
     assert evenly_spread(["a", "b"], 5) == ["a", "b"]  # fewer items than the limit: all of them
+
+
+# --- generation settings ------------------------------------------------------------------------------
+
+
+def test_a_set_fixes_its_generation_settings_and_the_fixture_list_carries_them(root: Path) -> None:
+    from harness.golden import GoldenSet, generation_settings
+
+    write_set(root, "a", case("1"))
+    assert generation_settings(root, "a") == {}  # none given: [tool.harness.generation]'s defaults apply
+    (root / "a" / "generation.toml").write_text("max_new_tokens = 20  # a label\ntemperature = 0\n")
+    settings = generation_settings(root, "a")
+    assert settings == {"max_new_tokens": 20, "temperature": 0.0} and isinstance(settings["temperature"], float)
+    cases = GoldenSet("a", load_set(root, "a"), settings)
+    assert cases == load_set(root, "a") and cases.generation == settings and cases.name == "a"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("max_tokens = 20", "golden/a/generation.toml: unknown key 'max_tokens' — a set fixes only max_new_tokens"),
+    ("max_new_tokens = 2.5", "max_new_tokens = 2.5 must be a number (a whole one)"),
+    ("max_new_tokens = 0", "max_new_tokens = 0 must be at least 1"),
+    ("top_p = true", "top_p = True must be a number"),
+    ("max_new_tokens = ", "golden/a/generation.toml: not valid TOML"),
+])  # fmt: skip
+def test_bad_generation_settings_name_the_file_and_key(root: Path, text: str, message: str) -> None:
+    from harness.golden import generation_settings
+
+    write_set(root, "a", case("1"))
+    (root / "a" / "generation.toml").write_text(text + "\n")
+    with pytest.raises(GoldenError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        generation_settings(root, "a")
+    with pytest.raises(GoldenError, match="generation.toml"):
+        freeze(root, "with bad settings")  # freeze checks the settings as it checks the cases
+
+
+def test_generation_settings_are_frozen_with_the_set(root: Path) -> None:
+    write_set(root, "a", case("1"))
+    settings = root / "a" / "generation.toml"
+    settings.write_text("max_new_tokens = 20\n")
+    lock = freeze(root, "first freeze")
+    assert lock.files["a/generation.toml"].cases == 0 and verify(root).ok
+    settings.write_text("max_new_tokens = 64\n")
+    status = verify(root)
+    assert not status.ok and status.changed == ["a/generation.toml"]
+
+
+def test_every_shipped_set_a_suite_generates_for_fixes_its_budget() -> None:
+    """The suites pass `**cases.generation` and state no budget of their own."""
+    from harness.golden import generation_settings
+
+    for name, budget in (("banking77", 20), ("ood", 20), ("injection", 20), ("multilingual", 20), ("regression", 64)):
+        assert generation_settings(REPO / "golden", name) == {"max_new_tokens": budget}
+    suites = "".join(path.read_text() for path in (REPO / "suites").glob("test_*.py"))
+    assert "max_new_tokens" not in suites

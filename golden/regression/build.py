@@ -10,7 +10,7 @@ Run from anywhere (paths resolve from this file):
    word count, starts/ends with). Each case's `expected` is a list of checks for `metrics.run_check`,
    and its first tag names its family.
 2. The embedded base model (`--model=base`) answers every candidate through the harness, greedy, with
-   MAX_NEW_TOKENS new tokens (the generation cache makes reruns instant).
+   the new-token budget of generation.toml (the generation cache makes reruns instant).
 3. A case is kept when every one of its checks passes on the base's answer (and, for arithmetic, its
    twin's too), and the pass is robust: it did not flip under any change in noise_floor.json, the
    record `bench/noise_floor.py` writes (the base in bf16, other batch sizes, a null adapter trained on
@@ -18,8 +18,8 @@ Run from anywhere (paths resolve from this file):
    fingerprint, counts, dropped ids with the base's answer and why) goes to selection.json.
 
 suites/test_regression.py then requires a fine-tuned model to keep passing these cases. The selection is
-only meaningful for the same base weights, greedy decoding and MAX_NEW_TOKENS: change any of them and
-rebuild, then re-freeze golden/golden.lock.
+only meaningful for the same base weights, greedy decoding and generation.toml's budget: change any of
+them and rebuild, then re-freeze golden/golden.lock.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any, cast
 from harness import metrics
 from harness.cache import GenerationCache
 from harness.config import HarnessConfig
-from harness.golden import GoldenCase, load_file
+from harness.golden import GoldenCase, generation_settings, load_file
 from harness.models.base import Completion, Prompt
 from harness.models.resolve import ModelFactory
 from harness.models.spec import parse_spec
@@ -50,7 +50,8 @@ NOISE_FLOOR = HERE / "noise_floor.json"
 """bench/noise_floor.py's record for this set: the base's passes that flip under changes that remove no
 knowledge (bf16, batch size and padding, a null adapter). Those cases pass by a hair and are dropped."""
 
-MAX_NEW_TOKENS = 64  # suites/test_regression.py must use the same value: another budget changes the answers
+GENERATION = generation_settings(HERE.parent, HERE.name)
+"""How this set is answered (generation.toml beside it): the selection runs with it, and so do the suites."""
 MODEL = "base"  # the --model spec the selection runs on (the embedded SmolLM2-135M-Instruct)
 MIN_KEPT = 100  # with fewer, the 5% no-regression bar would mean fewer than 5 lost cases: too coarse
 MIN_FAMILIES = 3  # at least this many families must keep MIN_PER_FAMILY cases each, so the set stays general
@@ -395,8 +396,8 @@ def run_base(pool: Sequence[GoldenCase]) -> tuple[dict[str, Any], list[Completio
         model = ModelFactory(config, cache).build(parse_spec(MODEL, config, cwd=ROOT))
         # cast: mypy does not take GoldenCase's ChatMessage (a TypedDict) as the Mapping[str, str] Prompt wants
         prompts = cast(list[Prompt], [c.prompt() for c in pool])
-        answers = model.generate(prompts, max_new_tokens=MAX_NEW_TOKENS)
-        generation = {**config.generation.params(), "max_new_tokens": MAX_NEW_TOKENS}
+        answers = model.generate(prompts, **GENERATION)
+        generation = {**config.generation.params(), **GENERATION}
         identity = {"spec": MODEL, "label": model.label, "fingerprint": model.fingerprint(), "generation": generation}
         return identity, answers
     finally:
@@ -469,7 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for name, n in families.items():
         print(f"  {name:20} kept {n['kept']:3} / {n['pool']:3}")
-    print(f"  {'total':20} kept {len(kept):3} / {len(pool):3}  ({model['label']}, max_new_tokens={MAX_NEW_TOKENS})")
+    budget = model["generation"]["max_new_tokens"]
+    print(f"  {'total':20} kept {len(kept):3} / {len(pool):3}  ({model['label']}, max_new_tokens={budget})")
     found = problems(kept, families)
     for problem in found:
         print(f"error: {problem}", file=sys.stderr)
@@ -488,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": datetime.now(UTC).date().isoformat(),
         "model": {key: model[key] for key in ("spec", "label", "fingerprint")},
         "generation": model["generation"],
-        "max_new_tokens": MAX_NEW_TOKENS,
+        "max_new_tokens": model["generation"]["max_new_tokens"],
         "pool_size": len(pool),
         "kept": len(kept),
         "noise_floor": {"record": str(NOISE_FLOOR.relative_to(ROOT)), "dropped": len(noisy)} if noisy else None,

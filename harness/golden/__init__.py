@@ -3,6 +3,7 @@
 cases.py   `GoldenCase`, and reading, validating and writing `golden/<set>/cases.jsonl`
 lock.py    freezing: `golden/golden.lock` pins the sha256 of every set
 table.py   a user's CSV/TSV/JSONL table -> cases, for `harness golden add`
+generation.py  `golden/<set>/generation.toml`: how the set's answers are generated, frozen with it
 
 The cases API is re-exported here, so suites and build scripts write `from harness.golden import GoldenCase`.
 """
@@ -25,9 +26,13 @@ from harness.golden.cases import (
     validate_rows,
     write_file,
 )
+from harness.golden.generation import GENERATION_FILE, GoldenSet, generation_settings
 
 __all__ = [
     "CASES_FILE",
+    "GENERATION_FILE",
+    "GoldenSet",
+    "generation_settings",
     "ChatMessage",
     "GoldenCase",
     "GoldenError",

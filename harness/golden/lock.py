@@ -27,6 +27,7 @@ from harness.golden.cases import (
     set_name_problem,
     shared_ids,
 )
+from harness.golden.generation import GENERATION_FILE, generation_settings
 
 LOCK_FILE = "golden.lock"
 LOCK_VERSION = 1
@@ -110,8 +111,9 @@ class LockStatus:
 
 
 def file_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every `*.jsonl` under root (hidden directories skipped), by relative POSIX path."""
-    paths = (p for p in root.rglob("*.jsonl") if p.is_file())
+    """sha256 of every `*.jsonl` under root and every set's generation settings (hidden directories
+    skipped), by relative POSIX path."""
+    paths = (p for p in [*root.rglob("*.jsonl"), *root.glob(f"*/{GENERATION_FILE}")] if p.is_file())
     relative = (p.relative_to(root) for p in paths)
     return {
         rel.as_posix(): hashlib.sha256((root / rel).read_bytes()).hexdigest()
@@ -131,19 +133,28 @@ def _combine(hashes: dict[str, str]) -> str:
 
 
 def check_sets(root: Path, names: list[str]) -> tuple[dict[str, int], list[str]]:
-    """Load every golden file: (case count by file, problems). The problems are the same wherever the sets
-    are checked (freeze, verify, a suites run): malformed cases, set names, ids used in two files."""
+    """Load every golden file: (case count by case file, problems). The problems are the same wherever the
+    sets are checked (freeze, verify, a suites run): malformed cases or generation settings, set names, ids
+    used in two files."""
     loaded: dict[Path, list[tuple[int, GoldenCase]]] = {}
     problems: list[str] = []
+    settings_files: dict[str, int] = {}
     for name in names:
         path = root / name
+        if path.name == GENERATION_FILE:
+            settings_files[name] = 0  # no cases: frozen for its settings
+            try:
+                generation_settings(root, path.parent.name)
+            except GoldenError as exc:
+                problems += exc.problems
+            continue
         if path.name == CASES_FILE and path.parent.parent == root and (why := set_name_problem(path.parent.name)):
             problems.append(f"{display_path(path)}: {why}")
         try:
             loaded[path] = load_numbered(path)
         except GoldenError as exc:
             problems += exc.problems
-    counts = {path.relative_to(root).as_posix(): len(cases) for path, cases in loaded.items()}
+    counts = {path.relative_to(root).as_posix(): len(cases) for path, cases in loaded.items()} | settings_files
     return counts, problems + shared_ids(loaded)
 
 
