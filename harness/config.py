@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,18 @@ class ProductionSettings:
 
 
 @dataclass(frozen=True)
+class TaskSettings:
+    """`[tool.harness.tasks.NAME]`: one task of the project, promoted on its own. A project may hold many
+    (an adapter per task on one base); each has its suites and its registered model, so one task's
+    unfinished suite never blocks another's release, and each has its own champion."""
+
+    suites: tuple[str, ...]
+    """Suite files or directories, relative to the repository root, whose gates decide this task's promotions."""
+    model_name: str
+    """The registered model this task's adapters become versions of; its alias is the task's champion."""
+
+
+@dataclass(frozen=True)
 class HarnessConfig:
     root: Path = field(default_factory=Path.cwd)
     """Relative paths in model specs resolve against this (the directory holding pyproject.toml)."""
@@ -138,6 +150,31 @@ class HarnessConfig:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     gates: dict[str, Any] = field(default_factory=dict)
     """`[tool.harness.gates]` as written: thresholds by gate name, plus mode / confidence / alpha."""
+    tasks: dict[str, TaskSettings] = field(default_factory=dict)
+    """`[tool.harness.tasks]`: the project's tasks by name (none: the whole of suites/ is one task)."""
+    task: str | None = None
+    """The task this config is seen from (`for_task`): its registered model is `registry.model_name`."""
+
+    def for_task(self, name: str | None) -> HarnessConfig:
+        """This config as task `name` sees it: the registry's model is the task's, so `champion` is its
+        champion. None: the only task when there is exactly one; otherwise the config unchanged."""
+        if name is None:
+            if self.task is not None or len(self.tasks) != 1:
+                return self
+            name = next(iter(self.tasks))
+        settings = self.task_settings(name)
+        return replace(self, registry=replace(self.registry, model_name=settings.model_name), task=name)
+
+    def task_settings(self, name: str) -> TaskSettings:
+        if name not in self.tasks:
+            import difflib
+
+            known = sorted(self.tasks)
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(known) or "none: add a [tool.harness.tasks.NAME] table to pyproject.toml"
+            raise ConfigError(f"no task {name!r} in [tool.harness.tasks] (tasks: {listed}){hint}")
+        return self.tasks[name]
 
     @property
     def golden_dir(self) -> Path:
@@ -155,7 +192,7 @@ class HarnessConfig:
 
     @classmethod
     def from_table(cls, table: dict[str, Any], *, root: Path, source: str = "[tool.harness]") -> HarnessConfig:
-        known = {"models", "generation", "openai", "judge", "registry", "production", "cache_dir", "gates"}
+        known = {"models", "generation", "openai", "judge", "registry", "production", "cache_dir", "gates", "tasks"}
         _reject_unknown(table, known, source, "tool.harness")
         defaults = cls(root=root)
         models = {**defaults.models, **_str_table(table.get("models", {}), source, "tool.harness.models")}
@@ -170,6 +207,7 @@ class HarnessConfig:
             production=_dataclass_from(ProductionSettings, table.get("production", {}), source, "production"),
             cache_dir=cache_dir,
             gates=dict(table.get("gates", {})),
+            tasks=_tasks(table.get("tasks", {}), source),
         )
 
 
@@ -182,6 +220,23 @@ def default_cache_dir(configured: str | None = None, root: Path | None = None) -
         return (root / path if root and not path.is_absolute() else path).resolve()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "harness"
+
+
+def _tasks(table: Any, source: str) -> dict[str, TaskSettings]:
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ConfigError(f"{source}: [tool.harness.tasks] must hold one table per task: [tool.harness.tasks.NAME]")
+    tasks = {}
+    for name, entry in table.items():
+        section = f"tool.harness.tasks.{name}"
+        _reject_unknown(entry, {"suites", "model_name"}, source, section)
+        suites, model_name = entry.get("suites"), entry.get("model_name")
+        if not isinstance(suites, list) or not suites or not all(isinstance(s, str) and s for s in suites):
+            example = f'["suites/test_{name}.py"]'
+            raise ConfigError(f"{source}: [{section}] suites must list the task's suite files, e.g. {example}")
+        if not isinstance(model_name, str) or not model_name:
+            raise ConfigError(f'{source}: [{section}] model_name must name its registered model, e.g. "{name}"')
+        tasks[name] = TaskSettings(tuple(suites), model_name)
+    return tasks
 
 
 def _reject_unknown(table: dict[str, Any], known: set[str], source: str, section: str) -> None:

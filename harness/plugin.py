@@ -18,7 +18,7 @@ import pytest
 
 from harness import gates, report
 from harness.cache import GenerationCache
-from harness.config import HarnessConfig
+from harness.config import ConfigError, HarnessConfig
 from harness.errors import HarnessError, ModelError
 from harness.golden import GoldenSet, evenly_spread, generation_settings, list_sets, load_set
 from harness.models.base import Model, ProgressFactory
@@ -55,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--judge", default=None, metavar="SPEC",
         help="LLM judge, same forms as --model (usually openai:MODEL@BASE_URL); default: [tool.harness.judge] "
         "spec; empty: no judge (the judge suite skips)",
+    )  # fmt: skip
+    group.addoption(
+        "--task", default=None, metavar="NAME",
+        help="run only task NAME's suites ([tool.harness.tasks.NAME] suites); `champion` is then its champion",
     )  # fmt: skip
     group.addoption("--no-cache", action="store_true", help="neither read nor write the generation cache")
     group.addoption(
@@ -403,9 +407,39 @@ def _share_cores_between_workers(config: pytest.Config) -> None:
 def _load_config(config: pytest.Config) -> HarnessConfig:
     with usage_errors():
         harness_config = HarnessConfig.load(Path(config.rootpath))
+    if task := config.getoption("--task"):
+        with usage_errors("--task: "):
+            harness_config = _checked_task(harness_config.for_task(task))
     if cache_dir := config.getoption("--cache-dir"):
         harness_config = _with_cache_dir(harness_config, Path(config.invocation_params.dir, cache_dir).resolve())
     return harness_config
+
+
+def _checked_task(config: HarnessConfig) -> HarnessConfig:
+    """A task whose suites are all there, or a ConfigError naming the missing one."""
+    assert config.task is not None
+    for suite in config.task_settings(config.task).suites:
+        if not (config.root / suite).exists():
+            where = f"[tool.harness.tasks.{config.task}]"
+            raise ConfigError(f"task {config.task!r}: suite {suite} does not exist ({where} suites)")
+    return config
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --task, keep the tests of the task's suites; the others are deselected (and said so)."""
+    harness_config = config.stash.get(CONFIG_KEY, None)
+    if harness_config is None or harness_config.task is None:
+        return
+    suites = harness_config.task_settings(harness_config.task).suites
+    roots = [(harness_config.root / suite).resolve() for suite in suites]
+    kept = [item for item in items if any(_within(Path(item.path).resolve(), root) for root in roots)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def _with_cache_dir(config: HarnessConfig, cache_dir: Path) -> HarnessConfig:

@@ -15,6 +15,7 @@ import pytest
 
 from harness.cli import main
 from harness.config import HarnessConfig
+from harness.errors import RegistryError, UsageError
 from harness.golden.lock import freeze
 from harness.models.resolve import pinned
 from harness.models.spec import PeftSpec, parse_spec
@@ -317,3 +318,48 @@ def test_refuses_a_candidate_worse_than_the_champion_rerunning_it_on_a_new_golde
     assert registry.champion() is not None and registry.champion().tags[reg.TAG_ADAPTER] == adapter_sha256(  # type: ignore[union-attr]
         adapters["good"]
     )
+
+
+OTHER_SUITE = """
+from harness import gate
+
+
+def test_other_is_not_ready():
+    gate.at_least("other.done", [False, False, True])
+"""
+
+
+def test_tasks_are_promoted_on_their_own_suites_each_with_its_champion(
+    project: Callable[[float], Path], adapters: dict[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
+    """Two tasks in one project: the unfinished one's failing suite does not block the other's release,
+    and each task has its own registered model, so `champion:TASK` names one champion."""
+    root = project(0.5)
+    (root / "suites" / "test_other.py").write_text(OTHER_SUITE)
+    with (root / "pyproject.toml").open("a") as pyproject:
+        pyproject.write(
+            '"other.done" = 0.9\n'
+            '[tool.harness.tasks.toy]\nsuites = ["suites/test_toy.py"]\nmodel_name = "tiny-router"\n'
+            '[tool.harness.tasks.other]\nsuites = ["suites/test_other.py"]\nmodel_name = "other-model"\n'
+        )
+    code, out = promote(capfd, "--adapter", str(adapters["good"]), "--dry-run")  # every suite: other's fails
+    assert code == 1 and "gate(s) failed: other.done" in out, out
+
+    code, out = promote(capfd, "--adapter", str(adapters["good"]), "--task", "toy")
+    assert code == 0 and "registered tiny-router version 1; alias champion -> 1" in out, out
+    assert "--task toy" in out and "other.done" not in out  # only the task's suite ran
+
+    code, out = promote(capfd, "--adapter", str(adapters["good"]), "--task", "other")
+    assert code == 1 and "registry:   unchanged (champion: none; other-model at" in out, out
+
+    config = HarnessConfig.load(root)
+    stored = registry_of(root).champion()
+    assert stored is not None
+    assert pinned(parse_spec("champion:toy", config, cwd=root), config) == PeftSpec(stored.adapter_dir)
+    with pytest.raises(UsageError, match=r"'champion' is ambiguous in a project of 2 tasks: name one \(champion:other"):
+        pinned(parse_spec("champion", config, cwd=root), config)
+    with pytest.raises(RegistryError, match="no 'champion' in the model registry yet \\(model 'other-model'"):
+        pinned(parse_spec("champion:other", config, cwd=root), config)
+    with pytest.raises(UsageError, match=r"no task 'toys' in \[tool.harness.tasks\] \(tasks: other, toy\); did you"):
+        parse_spec("champion:toys", config, cwd=root)
+    assert promote(capfd, "--adapter", str(adapters["good"]), "--task", "toys")[0] == 2

@@ -28,7 +28,12 @@ def pinned(spec: ModelSpec, config: HarnessConfig) -> PinnedSpec:
     """A RegistrySpec as the PeftSpec of the stored adapter its alias points to now (a RegistryError says
     why there is none: nothing promoted yet, the store gone, the server down); any other spec as it is."""
     if isinstance(spec, RegistrySpec):
-        return PeftSpec(champion_adapter_dir(config))
+        if spec.task is None and config.task is None and len(config.tasks) > 1:
+            tasks = ", ".join(f"{spec.alias}:{name}" for name in sorted(config.tasks))
+            count = len(config.tasks)
+            raise SpecError(f"{spec.alias!r} is ambiguous in a project of {count} tasks: name one ({tasks}), "
+                            "or pass --task NAME")  # fmt: skip
+        return PeftSpec(champion_adapter_dir(config.for_task(spec.task)))
     return spec
 
 

@@ -2,8 +2,9 @@
 
 Forms: a name from [tool.harness.models], `hf:PATH_OR_ID`, `peft:ADAPTER_DIR`, `openai:MODEL@BASE_URL`.
 `champion` (the registry alias, `[tool.harness.registry] alias`) is the promoted adapter, unless a
-[tool.harness.models] entry of that name says otherwise. It parses to a `RegistrySpec`: which adapter
-the alias points to is the registry's to say, and `harness.models.resolve.pinned` asks it.
+[tool.harness.models] entry of that name says otherwise; `champion:TASK` is task TASK's
+(`[tool.harness.tasks]`), and plain `champion` the only task's when there is one. It parses to a
+`RegistrySpec`: which adapter the alias points to is the registry's to say, and `harness.models.resolve.pinned` asks it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class RegistrySpec:
     registry (MLflow, a server); `resolve.pinned` turns it into the PeftSpec of the stored adapter."""
 
     alias: str
+    task: str | None = None
+    """The task whose champion it is (`champion:TASK`); None: the only task's, or the project's."""
 
 
 PinnedSpec = HFSpec | PeftSpec | OpenAISpec
@@ -68,6 +71,9 @@ def describe_forms(config: HarnessConfig) -> str:
     forms = [form.format(names=names) for form in VALID_FORMS]
     if config.registry.alias not in config.models:
         forms.append(f"{config.registry.alias} (the model registry's {config.registry.alias} version)")
+        if config.tasks:
+            tasks = ", ".join(sorted(config.tasks))
+            forms.append(f"{config.registry.alias}:TASK (a task's {config.registry.alias}; tasks: {tasks})")
     return "; ".join(forms)
 
 
@@ -75,6 +81,9 @@ def _parse(text: str, config: HarnessConfig, *, cwd: Path, key_env: str, seen: t
     scheme, sep, rest = text.partition(":")
     if not sep:
         return _parse_name(text, config, key_env=key_env, seen=seen)
+    if scheme == config.registry.alias and rest and scheme not in config.models:
+        config.task_settings(rest)  # an unknown task is an error now, naming the closest
+        return RegistrySpec(scheme, task=rest)
     if scheme == "hf" and rest:
         local = cwd / rest
         return HFSpec(str(local.resolve()) if local.is_dir() else rest)

@@ -1,6 +1,9 @@
 """`harness promote --adapter DIR`: the suites decide whether an adapter becomes the registry's champion.
 
-    harness promote --adapter runs/banking77/adapter [--dry-run] [--baseline base] [--suites suites/] [-- ARGS]
+    harness promote --adapter runs/banking77/adapter [--task NAME] [--dry-run] [--baseline base] [--suites DIR]
+
+With --task NAME ([tool.harness.tasks.NAME]) only that task's suites decide, and its registered model and
+champion are the ones read and moved: one task's unfinished suite never blocks another task's release.
 
 1. Run `pytest suites/ --model=peft:DIR --baseline=base` in a subprocess (same python), its output streamed,
    its report written to a directory named up front (`--report-dir`) with a JUnit XML beside it. With
@@ -70,6 +73,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--dry-run", action="store_true", help="show the decision; register and move nothing")
     parser.add_argument("--baseline", default="base", metavar="SPEC", help="the suites' --baseline (default: base)")
     parser.add_argument("--suites", type=Path, default=Path("suites"), metavar="PATH", help="default: suites/")
+    parser.add_argument("--task", default=None, metavar="NAME",
+                        help="promote for task NAME ([tool.harness.tasks]): its suites decide, against its champion")
     parser.add_argument("pytest_args", nargs="*", metavar="-- ARGS", help="more pytest arguments, after --")
     parser.set_defaults(run=_run_command)
 
@@ -77,7 +82,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _run_command(args: argparse.Namespace) -> int:
     extra = tuple(a for i, a in enumerate(args.pytest_args) if not (i == 0 and a == "--"))
     options = PromoteOptions(args.adapter, args.dry_run, args.baseline, args.suites, extra)
-    return promote(options, HarnessConfig.load(Path.cwd()))  # `harness` turns a HarnessError into exit 2
+    config = HarnessConfig.load(Path.cwd()).for_task(args.task)  # `harness` turns a HarnessError into exit 2
+    return promote(options, config)
 
 
 def promote(options: PromoteOptions, config: HarnessConfig) -> int:
@@ -124,7 +130,8 @@ def run_suites(config: HarnessConfig, spec: str, options: PromoteOptions, label:
     """`python -m pytest SUITES --model=SPEC --baseline=...` with its output streamed to ours; the report
     goes to a directory named here, so it is found without guessing."""
     report_dir = config.root / "reports" / report.run_dir_name(label)
-    command = [sys.executable, "-m", "pytest", str(options.suites), f"--model={spec}",
+    task = ["--task", config.task] if config.task else []  # only its suites' tests; its champion
+    command = [sys.executable, "-m", "pytest", str(options.suites), *task, f"--model={spec}",
                f"--baseline={options.baseline}", f"--report-dir={report_dir}", f"--junitxml={report_dir / 'junit.xml'}",
                *_traces_option(config, options), *options.pytest_args]  # fmt: skip
     print(f"harness promote: {' '.join(command[1:])}", flush=True)
