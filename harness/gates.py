@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import stats
+from harness import metrics, stats
 from harness.config import ConfigError
 from harness.errors import Refused
 from harness.gate_results import (
@@ -45,12 +45,13 @@ OPTIONS = ("mode", "confidence", "alpha")
 """Keys of [tool.harness.gates] that say how gates decide; every other key is a gate's bar."""
 GATES_WITH_BARS = (
     "at_least", "at_most", "statistic_at_least", "no_regression", "better_than", "not_worse_than",
-    "slices_at_least", "no_shift",
+    "slices_at_least", "no_shift", "macro_f1", "per_class_recall",
 )  # fmt: skip
 """The gates that look a bar up by their name (`measure` takes none): what a key of [tool.harness.gates] can set."""
 BAR_ARGUMENTS = {
     "at_least": (2, "threshold"), "at_most": (2, "threshold"), "statistic_at_least": (3, "threshold"),
     "no_regression": (3, "max_drop"), "slices_at_least": (3, "floor"), "no_shift": (3, "alpha"),
+    "macro_f1": (3, "threshold"), "per_class_recall": (3, "floor"),
 }  # fmt: skip
 """The gates whose bar a suite may also pass in code: the bar's position and keyword. `better_than` and
 `not_worse_than` take none in code: their bar is alpha, which a key of their name overrides."""
@@ -439,6 +440,34 @@ def slices_at_least(
         _outcomes(values, cases, outputs),
     )  # fmt: skip
     return _finish(result)
+
+
+def macro_f1(
+    name: str, answers: Sequence[Any], cases: Sequence[Any], threshold: float | None = None
+) -> GateResult:  # fmt: skip
+    """Macro-F1 of label answers over the labels the cases expect, judged like `statistic_at_least`
+    (bootstrap lower bound over cases). An answer that names no expected label counts against the class
+    it should have been. Labels match up to `metrics.normalise_label`."""
+    labels = sorted({metrics.normalise_label(case.expected) for case in cases})
+    code = {label: i for i, label in enumerate(labels)}
+    truth = [code[metrics.normalise_label(case.expected)] for case in cases]
+    guess = [code.get(metrics.normalise_label(answer), -1) for answer in answers]  # -1: not a label
+
+    def score(indices: Sequence[int]) -> float:
+        return metrics.macro_f1_codes([truth[i] for i in indices], [guess[i] for i in indices], len(labels))
+
+    correct = [t == g for t, g in zip(truth, guess, strict=True)]
+    return statistic_at_least(name, score, len(cases), threshold, passed_cases=correct, cases=cases, outputs=answers)
+
+
+def per_class_recall(
+    name: str, answers: Sequence[Any], cases: Sequence[Any], floor: float | None = None, *, mode: str | None = None
+) -> GateResult:  # fmt: skip
+    """No expected label's recall below the floor: `slices_at_least` over the cases grouped by the label
+    they expect (mode "point" judges each rate itself, for classes of a few cases each)."""
+    correct = [metrics.label_match(answer, case.expected) for answer, case in zip(answers, cases, strict=True)]
+    labels = [metrics.normalise_label(case.expected) for case in cases]
+    return slices_at_least(name, correct, labels, floor, mode=mode, cases=cases, outputs=answers)
 
 
 def _require_power(name: str, sizes: list[int], floor: float, alpha: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -87,3 +88,22 @@ def test_a_record_of_an_unknown_kind_is_an_error_naming_the_gate() -> None:
     record = _run(lambda: gates.measure("figure", [True])).to_record() | {"kind": "vibes"}
     with pytest.raises(ValueError, match="gate 'figure' has kind 'vibes'"):
         from_record(record)
+
+
+def test_classification_helpers_gate_straight_from_answers_and_cases() -> None:
+    """macro_f1 and per_class_recall: what test_banking77.py computed by hand, from answers and cases."""
+    from harness import metrics
+
+    @dataclass(frozen=True)
+    class Case:
+        id: str
+        expected: str
+
+    cases = [Case(f"c{i}", label) for i, label in enumerate(["a", "a", "b", "b", "c", "c"])]
+    answers = ["A", "a", "b", "Label: B.", "a", "nonsense"]  # c never right; one answer names no label
+    f1 = _run(lambda: gates.macro_f1("acc", answers, cases))
+    truth, guess = [0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 0, -1]
+    assert f1.value == pytest.approx(metrics.macro_f1_codes(truth, guess, 3))
+    assert [c.passed for c in f1.cases] == [True, True, True, True, False, False]
+    floor = _run(lambda: gates.per_class_recall("floor", answers, cases, mode="point"))
+    assert (floor.passed, floor.details["failing"], floor.details["slices"]["c"]) == (False, ["c"], 0.0)

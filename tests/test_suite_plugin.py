@@ -339,3 +339,48 @@ def test_junitxml_still_works_alongside_the_report(project: pytest.Pytester) -> 
     assert 'tests="2"' in junit and 'failures="1"' in junit
     assert "toy.accuracy 0.000 [0.000, 0.390] &lt; 0.9" in junit
     assert (the_run_dir(project) / "results.json").is_file()
+
+
+# --- the classification example of docs/authoring.md -----------------------------------------------------
+
+CLASSIFIER_CONFTEST = """
+import pytest
+
+from harness.cache import GenerationCache
+from harness.models.cached import CachedModel
+from harness.testing import FakeModel
+
+ROUTES = {"refund please": "billing", "card charged twice": "billing", "app crashes": "bug",
+          "login fails": "bug", "what is the weather": "other", "tell me a joke": "bug"}
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory):
+    cache = GenerationCache(tmp_path_factory.mktemp("m") / "g.sqlite", enabled=False)
+    return CachedModel(FakeModel(lambda m: ROUTES[m[-1]["content"]], label="fake:router"), cache,
+                       {"max_new_tokens": 8, "temperature": 0.0, "top_p": 1.0})
+"""
+
+
+def test_the_documented_classifier_suite_runs_as_written(tiny_project) -> None:  # type: ignore[no-untyped-def]
+    """docs/authoring.md's classifier suite, copied verbatim: every gate runs on its own slice of the set,
+    with the set's generation settings, and a misrouted out-of-scope message fails the fallback gate."""
+    docs = (Path(__file__).parents[1] / "docs" / "authoring.md").read_text()
+    suite = docs.split("```python\n# suites/test_tickets.py\n", 1)[1].split("```", 1)[0]
+    bars = {"accuracy": 0.1, "macro_f1": 0.1, "recall_floor": 0.5, "ood_fallback": 0.6}
+    project = tiny_project("[tool.harness.gates]\n" + "".join(f'"tickets.{k}" = {v}\n' for k, v in bars.items()))
+    rows = [("refund please", "billing", []), ("card charged twice", "billing", []), ("app crashes", "bug", []),
+            ("login fails", "bug", []), ("what is the weather", "other", ["ood"]), ("tell me a joke", "other", ["ood"])]
+    lines = [json.dumps({"id": f"t-{i}", "input": text, "expected": label, "tags": tags})
+             for i, (text, label, tags) in enumerate(rows)]  # fmt: skip
+    write_set(project.path, "tickets", lines)
+    (project.path / "golden" / "tickets" / "generation.toml").write_text("max_new_tokens = 8\n")
+    freeze(project.path / "golden", "tickets")
+    project.makeconftest(CLASSIFIER_CONFTEST)
+    project.makepyfile(test_tickets=suite)
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=1)
+    gates_run = {gate["name"]: gate for gate in results_of(project)["gates"]}
+    assert set(gates_run) == {"tickets.accuracy", "tickets.macro_f1", "tickets.recall_floor", "tickets.ood_fallback"}
+    assert gates_run["tickets.accuracy"]["value"] == 1.0 and len(gates_run["tickets.accuracy"]["cases"]) == 4
+    assert gates_run["tickets.ood_fallback"]["value"] == 0.5 and not gates_run["tickets.ood_fallback"]["passed"]

@@ -60,3 +60,11 @@ class GoldenSet(list[GoldenCase]):
         super().__init__(cases)
         self.name = name
         self.generation = dict(generation)
+
+    def tagged(self, tag: str) -> GoldenSet:
+        """The cases carrying `tag` (e.g. the out-of-scope part of a router's set), with the same settings."""
+        return GoldenSet(self.name, [case for case in self if tag in case.tags], self.generation)
+
+    def untagged(self, tag: str) -> GoldenSet:
+        """The cases without `tag`."""
+        return GoldenSet(self.name, [case for case in self if tag not in case.tags], self.generation)
