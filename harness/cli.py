@@ -8,6 +8,7 @@
     harness review import FILE --reason T  reviewers' verdicts -> golden/judge_calibration (re-frozen)
     harness curate --config YAML           raw data -> curated chat splits (rejections logged with reasons)
     harness promote --adapter DIR          run the suites on an adapter; register it as champion if it wins
+    harness task new NAME --from TABLE     a classification task (golden set, suite, bars) from a labelled table
     harness traces import FILE --store DIR production traces -> the trace store, PII redacted first
     harness traces drift --store DIR --reference REF   exit 1 when recent traffic drifted from REF
     harness shadow --candidate SPEC --store DIR        replay traces through candidate and champion, compare
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.production.cli import register as register_production
 
     register_production(commands)
+    from harness.task import register as register_task
+
+    register_task(commands)
     return parser
 
 
