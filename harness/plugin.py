@@ -21,6 +21,7 @@ from harness.cache import GenerationCache
 from harness.config import ConfigError, HarnessConfig
 from harness.errors import HarnessError, ModelError
 from harness.golden import GoldenSet, evenly_spread, generation_settings, list_sets, load_set
+from harness.golden.lock import set_hashes
 from harness.models.base import Model, ProgressFactory
 from harness.models.spec import ModelSpec, parse_spec
 from harness.progress import MIN_TOTAL_FOR_BAR, no_progress
@@ -190,6 +191,7 @@ def _start_record(
     record = report.RunRecord(
         run_dir,
         golden_lock_hash=lock_hash,
+        golden_sets=set_hashes(harness_config.golden_dir) if harness_config.golden_dir.is_dir() else {},
         git_commit=report.git_commit(harness_config.root),
         thresholds=harness_config.gates,
         golden_limit=config.getoption("--golden-limit"),

@@ -20,7 +20,7 @@ from harness.golden.lock import freeze
 from harness.models.resolve import pinned
 from harness.models.spec import PeftSpec, parse_spec
 from harness.release import registry as reg
-from harness.release.decision import TestOutcome, compare_with_champion, decide
+from harness.release.decision import TestOutcome, changed_sets, compare_with_champion, decide
 from harness.release.registry import Registry, adapter_sha256
 from tests.tiny_models import build_tiny_adapter
 
@@ -131,6 +131,21 @@ def test_comparison_pairs_cases_by_id_and_lists_what_it_could_not_compare() -> N
     assert not_compared == ["new.gate (the champion's run has no such gate)"]
     with pytest.raises(ValueError, match="golden lock lock-2.* re-run the suites on the champion first"):
         compare_with_champion(candidate, results(champion_gate, lock="lock-2"), 0.05)
+
+
+def test_only_a_change_to_a_set_the_candidate_scored_stops_the_comparison() -> None:
+    """Per-set hashes: another task's set re-frozen (a new lock) leaves the champion's results usable."""
+    sets = {"c-0": "toy", "c-1": "toy", "c-2": "toy", "x-0": "other"}
+    toy = gate("toy.match", [True, True, True])
+    candidate = results(toy, lock="lock-2") | {"golden_sets": {"toy": "t1", "other": "o2"}}
+    champion = results(gate("toy.match", [True, True, True])) | {"golden_sets": {"toy": "t1", "other": "o1"}}
+    assert changed_sets(candidate, champion, sets) == []
+    assert compare_with_champion(candidate, champion, 0.05, sets)[0][0].lost == 0  # compared despite the lock
+    changed = champion | {"golden_sets": {"toy": "t0", "other": "o2"}}
+    assert changed_sets(candidate, changed, sets) == ["toy"]
+    with pytest.raises(ValueError, match=r"golden set\(s\) toy changed since the champion's results"):
+        compare_with_champion(candidate, changed, 0.05, sets)
+    assert changed_sets(candidate, results(toy), sets) is None  # a record without per-set hashes: the lock decides
 
 
 # --- the command end to end on a tiny project ---------------------------------------------------------------
@@ -300,15 +315,24 @@ def test_refuses_a_candidate_worse_than_the_champion_rerunning_it_on_a_new_golde
     `worse`. The golden set grows after the champion was promoted, so the champion is re-run first."""
     root = project(0.0)
     assert promote(capfd, "--adapter", str(adapters["good"]))[0] == 0
-    write_golden(root, good_answers, [*PROMPTS, EXTRA_PROMPT])  # a new case, re-frozen: a new golden lock
+    unrelated = root / "golden" / "unrelated" / "cases.jsonl"  # another task's set: a new lock, toy unchanged
+    unrelated.parent.mkdir()
+    unrelated.write_text(json.dumps({"id": "u-1", "input": "hi", "expected": "hello"}) + "\n")
+    freeze(root / "golden", "another task's set")
+    code, out = promote(capfd, "--adapter", str(adapters["worse"]), "--dry-run")
+    assert code == 1 and "running the suites on it" not in out, out  # the champion's stored results serve
+    assert "significantly worse than the champion (alpha 0.05) on: toy.match" in out
+
+    write_golden(root, good_answers, [*PROMPTS, EXTRA_PROMPT])  # a new toy case, re-frozen
 
     code, out = promote(capfd, "--adapter", str(adapters["worse"]), "--baseline", "champion")
     assert code == 1, out
     assert "gates:      1 passed, 0 failed" in out
-    assert "the champion (version 1) has no results on this golden lock; running the suites on it" in out
+    assert "the champion (version 1) cannot be compared as stored (golden set(s) toy changed); running" in out
     assert "  - toy.match: 0/9 vs champion 9/9, lost 9, gained 0; McNemar p(worse)=0.00195 < 0.05" in out
     assert "significantly worse than the champion (alpha 0.05) on: toy.match (lost 9, gained 0, p=0.00195)" in out
-    [report_dir] = [p for p in (root / "reports").iterdir() if p.name.endswith("-promote-" + adapters["worse"].name)]
+    worse_runs = (p for p in (root / "reports").iterdir() if p.name.endswith("-promote-" + adapters["worse"].name))
+    *_, report_dir = sorted(worse_runs)  # the second candidate run, the one on the new toy set
     decision = json.loads((report_dir / "decision.json").read_text())  # the block above, as data
     assert decision["promote"] is False and decision["broken"] is False and decision["gates_failed"] == []
     assert decision["worse_than_champion"] == ["toy.match"] and decision["champion_before"] == "1"

@@ -122,6 +122,22 @@ def file_hashes(root: Path) -> dict[str, str]:
     }
 
 
+def set_hashes(root: Path) -> dict[str, str]:
+    """Per golden set: the combined hash of its files (cases and generation settings), so a run records
+    which version of each set it scored and a comparison can ask about the sets it used only."""
+    by_set: dict[str, dict[str, str]] = {}
+    for name, digest in file_hashes(root).items():
+        by_set.setdefault(name.split("/", 1)[0], {})[name] = digest
+    return {name: _combine(files) for name, files in sorted(by_set.items())}
+
+
+def case_sets(root: Path) -> dict[str, str]:
+    """Case id -> the golden set holding it (ids are unique across sets; the lock checks it)."""
+    from harness.golden.cases import list_sets, load_set
+
+    return {case.id: name for name in list_sets(root) for case in load_set(root, name)}
+
+
 def lock_hash(root: Path) -> str:
     """The combined hash of the golden sets under root as they are on disk now."""
     return _combine(file_hashes(root))

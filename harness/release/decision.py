@@ -19,7 +19,7 @@ results.json, so the rule can be tested without a model:
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,9 +119,11 @@ def decide(
     *,
     exit_code: int = 0,
     tests: Sequence[TestOutcome] = (),
+    case_sets: Mapping[str, str] | None = None,
 ) -> Decision:
     """Decide from the candidate's results.json (None: the run wrote none), the champion's (None: no
-    champion yet), pytest's exit code and its non-passing tests."""
+    champion yet), pytest's exit code and its non-passing tests. `case_sets` (case id -> golden set) lets
+    the champion's results serve when only sets the candidate never scored changed since."""
     decision = Decision(allowed=[t for t in tests if t.outcome in ("skipped", "xfailed")])
     run_reasons, decision.broken = _run_reasons(exit_code, tests, candidate)
     decision.reasons += run_reasons
@@ -130,7 +132,7 @@ def decide(
         return decision
     _judge_gates(candidate, decision)
     if champion is not None:
-        decision.comparisons, decision.not_compared = compare_with_champion(candidate, champion, alpha)
+        decision.comparisons, decision.not_compared = compare_with_champion(candidate, champion, alpha, case_sets)
         worse = [c for c in decision.comparisons if c.worse]
         if worse:
             listed = "; ".join(f"{c.gate} (lost {c.lost}, gained {c.gained}, p={c.p_worse:.3g})" for c in worse)
@@ -197,16 +199,20 @@ def _judge_gates(candidate: dict[str, Any], decision: Decision) -> None:
 
 
 def compare_with_champion(
-    candidate: dict[str, Any], champion: dict[str, Any], alpha: float
+    candidate: dict[str, Any], champion: dict[str, Any], alpha: float, case_sets: Mapping[str, str] | None = None
 ) -> tuple[list[Comparison], list[str]]:
     """Paired comparisons per gate, and the deciding gates that could not be compared (with why).
 
     Outcomes are paired by case id, so a case both runs scored counts once, in the right pair."""
-    if candidate.get("golden_lock_hash") != champion.get("golden_lock_hash"):
+    stale = changed_sets(candidate, champion, case_sets)
+    if stale is None and candidate.get("golden_lock_hash") != champion.get("golden_lock_hash"):
         raise ValueError(
             f"the champion's results are on golden lock {str(champion.get('golden_lock_hash'))[:12]}, the "
             f"candidate's on {str(candidate.get('golden_lock_hash'))[:12]}: re-run the suites on the champion first"
         )
+    if stale:
+        raise ValueError(f"golden set(s) {', '.join(stale)} changed since the champion's results: re-run the "
+                         "suites on the champion first")  # fmt: skip
     theirs = {g["name"]: g for g in champion.get("gates", [])}
     comparisons, skipped = [], []
     for gate in candidate.get("gates", []):
@@ -222,6 +228,20 @@ def compare_with_champion(
         else:
             comparisons.append(_compare(gate["name"], [mine[i] for i in shared], [other[i] for i in shared], alpha))
     return comparisons, skipped
+
+
+def changed_sets(
+    candidate: dict[str, Any], champion: dict[str, Any], case_sets: Mapping[str, str] | None
+) -> list[str] | None:
+    """The golden sets the candidate's gates scored whose version differs in the champion's results; None
+    when that cannot be told (a run recorded before per-set hashes, or no case -> set map): then only the
+    whole lock's hash can say. A probe's id (`<case id>~<variant>`) counts for its case's set."""
+    mine, theirs = candidate.get("golden_sets"), champion.get("golden_sets")
+    if not mine or not theirs or case_sets is None:
+        return None
+    ids = {str(case["id"]).split("~", 1)[0] for gate in candidate.get("gates", []) for case in gate.get("cases", [])}
+    used = {case_sets[case_id] for case_id in ids if case_id in case_sets}
+    return sorted(name for name in used if mine.get(name) != theirs.get(name))
 
 
 def _pass_fail(gate: dict[str, Any] | None) -> dict[str, bool]:

@@ -35,8 +35,9 @@ from harness import report
 from harness.config import HarnessConfig
 from harness.errors import UsageError
 from harness.gates import GateSettings
+from harness.golden.lock import case_sets
 from harness.release import registry as reg
-from harness.release.decision import Decision, decide, read_junit
+from harness.release.decision import Decision, changed_sets, decide, read_junit
 from harness.release.registry import RegisteredVersion, Registry, adapter_sha256
 
 EXIT_PROMOTED, EXIT_REFUSED = 0, 1
@@ -155,10 +156,10 @@ def _decide(
     run: SuiteRun, champion: RegisteredVersion | None, alpha: float, config: HarnessConfig, options: PromoteOptions
 ) -> Decision:
     """decide(), with the champion's results on the candidate's golden lock (re-run when they are not)."""
-    champion_results, problem = None, None
+    champion_results, problem, sets = None, None, case_sets(config.golden_dir) if config.golden_dir.is_dir() else None
     if champion is not None and run.results is not None:
-        champion_results, problem = _champion_results(champion, run.results, config, options)
-    decision = decide(run.results, champion_results, alpha, exit_code=run.exit_code, tests=run.tests)
+        champion_results, problem = _champion_results(champion, run.results, config, options, sets)
+    decision = decide(run.results, champion_results, alpha, exit_code=run.exit_code, tests=run.tests, case_sets=sets)
     if problem:
         decision.reasons.append(problem)
         decision.broken = True  # the champion's run broke: the comparison the decision needs never happened
@@ -166,14 +167,21 @@ def _decide(
 
 
 def _champion_results(
-    champion: RegisteredVersion, candidate: dict[str, Any], config: HarnessConfig, options: PromoteOptions
+    champion: RegisteredVersion, candidate: dict[str, Any], config: HarnessConfig, options: PromoteOptions,
+    sets: dict[str, str] | None,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """The champion's results on the candidate's golden lock: stored ones if they match, else a fresh run of
-    the suites on the champion's stored adapter (its answers are mostly cached). None and why if neither."""
+    """The champion's results on the candidate's golden sets: stored ones if the sets the candidate scored
+    are unchanged since (or, for older records, the whole lock is), else a fresh run of the suites on the
+    champion's stored adapter (its answers are mostly cached). None and why if neither."""
     stored = champion.results()
-    if stored is not None and stored.get("golden_lock_hash") == candidate.get("golden_lock_hash"):
-        return stored, None
-    print(f"harness promote: the champion (version {champion.version}) has no results on this golden lock; "
+    if stored is not None:
+        changed = changed_sets(candidate, stored, sets)
+        if changed == [] or (changed is None and stored.get("golden_lock_hash") == candidate.get("golden_lock_hash")):
+            return stored, None
+        what = f"golden set(s) {', '.join(changed)} changed" if changed else "its results are on another golden lock"
+    else:
+        what = "it has no stored results"
+    print(f"harness promote: the champion (version {champion.version}) cannot be compared as stored ({what}); "
           "running the suites on it", flush=True)  # fmt: skip
     run = run_suites(config, f"peft:{champion.adapter_dir}", options, f"promote-champion-v{champion.version}")
     if run.results is None or run.exit_code >= 2:

@@ -85,6 +85,8 @@ class RunRecord:
     run_dir: Path
     models: dict[str, dict[str, str]] = field(default_factory=dict)  # role -> {label, fingerprint}
     golden_lock_hash: str | None = None
+    golden_sets: dict[str, str] = field(default_factory=dict)
+    """Per golden set, the hash of its files when the run started (`harness.golden.lock.set_hashes`)."""
     git_commit: str | None = None
     thresholds: dict[str, Any] = field(default_factory=dict)
     gates: list[dict[str, Any]] = field(default_factory=list)
@@ -118,6 +120,7 @@ class RunRecord:
             "started": self.started,
             "models": self.models,
             "golden_lock_hash": self.golden_lock_hash,
+            "golden_sets": self.golden_sets,
             "git_commit": self.git_commit,
             "thresholds": self.thresholds,
             "golden_limit": self.golden_limit,
