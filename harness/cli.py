@@ -11,6 +11,7 @@
     harness task new NAME --from TABLE     a classification task (golden set, suite, bars) from a labelled table
     harness traces import FILE --store DIR production traces -> the trace store, PII redacted first
     harness traces drift --store DIR --reference REF   exit 1 when recent traffic drifted from REF
+    harness traces prune --store DIR --keep-days N     delete traces past a retention limit (vacuumed)
     harness shadow --candidate SPEC --store DIR        replay traces through candidate and champion, compare
 
 Exit codes: 0 done, 1 golden sets differ from the lock or the harness refused (a promotion, a training

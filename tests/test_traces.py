@@ -193,3 +193,23 @@ def test_a_directory_without_a_store_is_named_with_the_fix(tmp_path: Path, capsy
     code, out = run(capsys, "drift", "--store", "nowhere", "--reference", "banking77")
     assert code == 2
     assert "nowhere: no trace store here (traces.sqlite missing) — import traces first: harness traces import" in out
+
+
+# --- retention --------------------------------------------------------------------------------------------
+
+
+def test_prune_deletes_traces_past_the_retention_limit_and_their_text_from_disk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
+    rows = [trace(f"old question about tulip{day}", timestamp=f"2025-05-{day:02d}T12:00:00Z") for day in (1, 2)]
+    rows += [trace(f"new question about rose{day}", timestamp=f"2025-06-{day:02d}T12:00:00Z") for day in (1, 2, 3)]
+    assert run(capsys, "import", str(write_jsonl(tmp_path / "t.jsonl", rows)), "--store", "store")[0] == 0
+    code, out = run(capsys, "prune", "--store", "store", "--keep-days", "30", "--now", "2025-06-10T00:00:00Z",
+                    "--dry-run")  # fmt: skip
+    assert code == 0 and "would delete 2 trace(s) served before 2025-05-11T00:00:00.000000Z; 3 kept" in out
+    assert b"tulip1" in stored_bytes(tmp_path / "store")
+    code, out = run(capsys, "prune", "--store", "store", "--keep-days", "30", "--now", "2025-06-10T00:00:00Z")
+    assert code == 0 and "deleted 2 trace(s)" in out and "3 kept (store vacuumed)" in out
+    on_disk = stored_bytes(tmp_path / "store")
+    assert b"tulip" not in on_disk and b"rose3" in on_disk  # gone from the file, not only from queries
+    assert run(capsys, "prune", "--store", "store", "--keep-days", "0")[0] == 2

@@ -39,6 +39,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_review(actions)
     _add_confirmed(actions)
     _add_pairs(actions)
+    _add_prune(actions)
     _add_shadow(commands)
 
 
@@ -63,6 +64,37 @@ def _when(text: str) -> datetime:
     if when.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone — add Z (UTC) or an offset")
     return when
+
+
+# --- retention -------------------------------------------------------------------------------------------
+
+
+def _add_prune(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = actions.add_parser("prune", help="delete traces older than a retention limit (and vacuum the store)")
+    _store_option(parser)
+    parser.add_argument("--keep-days", type=float, required=True, metavar="N",
+                        help="keep the traces served in the N days up to --now; delete the older ones")
+    parser.add_argument("--now", type=_when, default=None, metavar="ISO", help="the reference time (default: now)")
+    parser.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
+    parser.set_defaults(run=prune_command)
+
+
+def prune_command(args: argparse.Namespace) -> int:
+    from datetime import UTC, timedelta
+
+    from harness.production.store import TraceStore
+    from harness.production.traces import TraceError, iso
+
+    if args.keep_days <= 0:
+        raise TraceError(f"--keep-days {args.keep_days:g} must be above 0")
+    store = TraceStore.open(args.store)
+    before = (args.now or datetime.now(UTC)) - timedelta(days=args.keep_days)
+    count = store.prune(before, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    kept = store.count() - (count if args.dry_run else 0)
+    print(f"harness traces prune: {verb} {count} trace(s) served before {iso(before)}; {kept} kept"
+          + ("" if args.dry_run else " (store vacuumed)"))
+    return 0
 
 
 # --- import ----------------------------------------------------------------------------------------------

@@ -181,6 +181,19 @@ class TraceStore:
                                             json.dumps(item.redacted, sort_keys=True), t.id))  # fmt: skip
         return import_id
 
+    def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Delete the traces served before `before` (a retention limit) and return how many. The file is then
+        vacuumed: SQLite keeps deleted rows in free pages, and a retention limit that left the text on disk
+        would only look kept."""
+        with self._connect() as db:
+            count = int(db.execute("SELECT COUNT(*) FROM traces WHERE timestamp < ?", (iso(before),)).fetchone()[0])
+            if dry_run or not count:
+                return count
+            db.execute("DELETE FROM traces WHERE timestamp < ?", (iso(before),))
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            db.execute("VACUUM")
+        return count
+
     def _stored(self, db: sqlite3.Connection, trace_id: str) -> Stored | None:
         found = db.execute(f"SELECT {COLUMNS} FROM traces WHERE id = ?", (trace_id,)).fetchone()
         return None if found is None else _stored_from(found)
