@@ -209,6 +209,7 @@ def test_training_refuses_to_start_without_data_suites(tmp_path: Path) -> None:
         ("train: {adapter: {method: ia3}}", r"train.adapter.method = 'ia3'"),
         ("train: {adapter: {target_modules: q_proj}}", r"train.adapter.target_modules must be a list"),
         ("task: x", r"needs a `train:` section"),
+        ("train: {eval_gate: {golden_set: b, max_new_tokens: 5}}", r"sets golden_set and max_new_tokens"),
     ],
 )
 def test_config_errors_name_the_file_and_the_key(tmp_path: Path, body: str, message: str) -> None:
@@ -322,3 +323,15 @@ def test_task_input_labels_that_match_no_training_row_are_refused_with_the_close
     with pytest.raises(TrainConfigError, match=r"c\.yaml: train\.replay\.task_input_labels \['out_of_scop'\] names no "
                                                r"label .*did you mean 'out_of_scope'\?"):  # fmt: skip
         _replay(config, None, 10, rows)  # type: ignore[arg-type]
+
+
+def test_the_eval_gate_answers_with_its_golden_sets_budget(tmp_path: Path) -> None:
+    """Named golden set: its generation.toml's budget, as the suites ask; else the gate's own; else the default."""
+    from harness.train.run import eval_gate_budget
+
+    (tmp_path / "golden" / "router").mkdir(parents=True)
+    (tmp_path / "golden" / "router" / "generation.toml").write_text("max_new_tokens = 7\n")
+    harness = HarnessConfig(root=tmp_path)
+    for eval_gate, budget in (("{golden_set: router}", 7), ("{max_new_tokens: 5}", 5), ("{every_steps: 2}", 64)):
+        path = _write_config(tmp_path / "t.yaml", f"train: {{eval_gate: {eval_gate}}}\n")
+        assert eval_gate_budget(load_train_config(path, tmp_path), harness) == budget

@@ -48,7 +48,11 @@ class EvalGateSettings:
     """metric -> gate name in [tool.harness.gates] whose bar the metric must clear."""
     stop_margin: float | None = 0.03
     """Stop early once every gate's lower bound clears its bar by this much (None: never stop early)."""
-    max_new_tokens: int = 20
+    golden_set: str | None = None
+    """Answer validation rows as this golden set's suites do: with its generation settings
+    (golden/<set>/generation.toml), so the gate and the suites score the same kind of answer."""
+    max_new_tokens: int | None = None
+    """The new-token budget when no golden_set is named (neither: [tool.harness.generation]'s)."""
 
 
 @dataclass
@@ -190,6 +194,9 @@ def _check(config: TrainConfig) -> None:
         raise TrainConfigError(f"{where}: train.replay.share = {config.replay.share} must be in [0, 1)")
     if config.replay.loss not in REPLAY_LOSSES:
         raise TrainConfigError(f"{where}: train.replay.loss = {config.replay.loss!r}; use one of {REPLAY_LOSSES}")
+    if config.eval_gate.golden_set is not None and config.eval_gate.max_new_tokens is not None:
+        raise TrainConfigError(f"{where}: train.eval_gate sets golden_set and max_new_tokens; the set's "
+                               "generation.toml fixes the budget, so drop max_new_tokens")  # fmt: skip
     if config.replay.distill_weight <= 0:
         raise TrainConfigError(f"{where}: train.replay.distill_weight = {config.replay.distill_weight} must be > 0")
     if config.replay.loss == "distill" and not config.shared_prefix:

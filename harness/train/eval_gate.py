@@ -112,6 +112,8 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
     """metric -> (gate name, bar), the bars of [tool.harness.gates]."""
     best_dir: Path
     tokenizer: Any
+    max_new_tokens: int
+    """The answers' budget (`harness.train.run.eval_gate_budget`: the golden set's, as the suites ask)."""
     history: list[Evaluation] = field(default_factory=list)
     best: Evaluation | None = None
 
@@ -128,7 +130,7 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
         if self.history and self.history[-1].step == step:
             return
         started = time.perf_counter()
-        answers = generate_answers(model, self.tokenizer, self.cases, self.settings.max_new_tokens)
+        answers = generate_answers(model, self.tokenizer, self.cases, self.max_new_tokens)
         evaluation = Evaluation(step, score_answers(answers, self.cases, self.bars), time.perf_counter() - started,
                                 len(self.cases))  # fmt: skip
         self.history.append(evaluation)

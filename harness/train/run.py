@@ -264,7 +264,7 @@ def build_trainer(
         bars = {metric: (name, harness_threshold(harness, name)) for metric, name in config.eval_gate.gates.items()}
         cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
         gate = EvalGateCallback(cases=cases, settings=config.eval_gate, bars=bars, best_dir=_best_dir(config),
-                                tokenizer=tokenizer)  # fmt: skip
+                                tokenizer=tokenizer, max_new_tokens=eval_gate_budget(config, harness))  # fmt: skip
         callbacks.append(gate)
     trainer_class = SharedPrefixSFTTrainer if config.shared_prefix else SFTTrainer
     encoded = tokenize(tokenizer, rows)
@@ -279,6 +279,16 @@ def build_trainer(
             tuple(encoding["input_ids"]) for encoding, row in zip(encoded, rows, strict=True) if row.distilled
         )
     return trainer, gate
+
+
+def eval_gate_budget(config: TrainConfig, harness: HarnessConfig) -> int:
+    """The eval gate's new-token budget: its golden set's, else its own, else [tool.harness.generation]'s."""
+    from harness.golden import generation_settings
+
+    if config.eval_gate.golden_set is not None:
+        fixed = generation_settings(harness.golden_dir, config.eval_gate.golden_set).get("max_new_tokens")
+        return int(fixed) if fixed is not None else harness.generation.max_new_tokens
+    return config.eval_gate.max_new_tokens or harness.generation.max_new_tokens
 
 
 def harness_threshold(harness: HarnessConfig, gate: str) -> float:
