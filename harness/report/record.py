@@ -10,6 +10,7 @@ import re
 import subprocess
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,15 +21,13 @@ from harness.gate_results import result_type
 ExtrasSink = Callable[[str, dict[str, Any]], None]
 
 
-class _Attach:
-    """Where `attach` sends data: the plugin installs the session's sink; outside a session there is none."""
-
-    sink: ExtrasSink | None = None
+_SINK: ContextVar[ExtrasSink | None] = ContextVar("harness_attach_sink", default=None)
+"""Where `attach` sends data: the running session's record (the plugin sets it); outside a session, nowhere."""
 
 
 def configure_attach(sink: ExtrasSink | None) -> None:
     """The plugin's hook: route `attach` into the running session's record (None: no session)."""
-    _Attach.sink = sink
+    _SINK.set(sink)
 
 
 def attach(name: str, data: dict[str, Any]) -> None:
@@ -49,10 +48,11 @@ def attach(name: str, data: dict[str, Any]) -> None:
             f"report.attach({name!r}): data is not JSON-able ({error}); convert it to dicts, lists, str, "
             "finite floats, ints, bools or None (e.g. numpy values with .item() or .tolist())"
         ) from None
-    if _Attach.sink is None:
+    sink = _SINK.get()
+    if sink is None:
         warnings.warn(f"report.attach({name!r}): no harness session is running; the data is dropped", stacklevel=2)
         return
-    _Attach.sink(name, plain)
+    sink(name, plain)
 
 
 def run_dir_name(model_label: str, now: datetime | None = None) -> str:
