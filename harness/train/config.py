@@ -80,6 +80,18 @@ class ReplaySettings:
 
 
 @dataclass
+class PreferenceSettings:
+    """`train.preferences`, for `objective: dpo` (`harness.train.preferences`)."""
+
+    pairs: Path | None = None
+    """Preference pairs in TRL's conversational DPO format, as `harness traces pairs` writes them."""
+    start_adapter: Path | None = None
+    """The SFT adapter to improve; a frozen copy of it is the DPO reference."""
+    beta: float = 0.1
+    """DPO's beta: how far the policy may move from the reference (higher: less)."""
+
+
+@dataclass
 class TrainConfig:
     source: Path
     """The YAML file this came from (for messages)."""
@@ -104,6 +116,9 @@ class TrainConfig:
     seed: int = 0
     eval_gate: EvalGateSettings = field(default_factory=EvalGateSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
+    objective: str = "sft"
+    """sft: learn the curated dataset's answers. dpo: improve `preferences.start_adapter` on preference pairs."""
+    preferences: PreferenceSettings = field(default_factory=PreferenceSettings)
     experiment: str = "harness-train"
     """MLflow experiment name the run is logged under."""
 
@@ -180,6 +195,9 @@ def _resolve_paths(config: TrainConfig, root: Path) -> None:
     config.output_dir = (root / config.output_dir).resolve()
     if config.replay.prompts is not None:
         config.replay.prompts = (root / config.replay.prompts).resolve()
+    for name in ("pairs", "start_adapter"):
+        if (value := getattr(config.preferences, name)) is not None:
+            setattr(config.preferences, name, (root / value).resolve())
 
 
 def _check(config: TrainConfig) -> None:
@@ -194,6 +212,11 @@ def _check(config: TrainConfig) -> None:
         raise TrainConfigError(f"{where}: train.replay.share = {config.replay.share} must be in [0, 1)")
     if config.replay.loss not in REPLAY_LOSSES:
         raise TrainConfigError(f"{where}: train.replay.loss = {config.replay.loss!r}; use one of {REPLAY_LOSSES}")
+    if config.objective not in ("sft", "dpo"):
+        raise TrainConfigError(f"{where}: train.objective = {config.objective!r}; use sft or dpo")
+    if config.objective == "dpo" and (config.preferences.pairs is None or config.preferences.start_adapter is None):
+        raise TrainConfigError(f"{where}: train.objective = dpo needs train.preferences.pairs (from `harness traces "
+                               "pairs`) and train.preferences.start_adapter (the SFT adapter to improve)")  # fmt: skip
     if config.eval_gate.golden_set is not None and config.eval_gate.max_new_tokens is not None:
         raise TrainConfigError(f"{where}: train.eval_gate sets golden_set and max_new_tokens; the set's "
                                "generation.toml fixes the budget, so drop max_new_tokens")  # fmt: skip

@@ -65,6 +65,8 @@ def train(
         print(f"harness train: {config.output_dir} is up to date: trained from these settings, data splits, replay "
               f"prompts and base model (inputs {inputs[:12]}); --force trains it again", flush=True)  # fmt: skip
         return done
+    if config.objective == "dpo":
+        return _train_on_preferences(config, harness, base_id, base_dir, inputs, started)
     if data_gates:
         check_data_gates(config.dataset, harness.root)
     train_rows, val_rows = read_split(config.dataset, "train"), read_split(config.dataset, "val")
@@ -90,6 +92,31 @@ def train(
     )  # fmt: skip
     _write_summary(result, config, trainer, inputs)
     _log_to_mlflow(result, config, harness, trainer)
+    return result
+
+
+def _train_on_preferences(
+    config: TrainConfig, harness: HarnessConfig, base_id: str, base_dir: Path, inputs: str, started: float
+) -> TrainResult:  # fmt: skip
+    """`objective: dpo`: the start adapter, improved on preference pairs (harness.train.preferences)."""
+    from harness.train.preferences import build_dpo_trainer, read_pairs, start_model
+
+    assert config.preferences.pairs is not None
+    rows = read_pairs(config.preferences.pairs)
+    tokenizer = load_tokenizer(base_dir)
+    trainer = build_dpo_trainer(config, start_model(config, load_model(config, base_dir)), tokenizer, rows,
+                                _work_dir(config))  # fmt: skip
+    output = trainer.train()
+    if "ref" in trainer.model.peft_config:
+        trainer.model.delete_adapter("ref")  # TRL's frozen reference copy: not part of the result
+    _finish(config, trainer, None, base_id)
+    result = TrainResult(
+        adapter_dir=config.output_dir, summary_path=config.output_dir / SUMMARY_FILE, warnings=[],
+        steps=int(output.global_step), seconds=time.perf_counter() - started, train_rows=len(rows), replay_rows=0,
+        tokens_per_second=0.0, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, best=None,
+        history=[],
+    )  # fmt: skip
+    _write_summary(result, config, trainer, inputs)
     return result
 
 
@@ -354,6 +381,8 @@ def inputs_digest(config: TrainConfig, base_id: str) -> str:
 
     settings = {k: v for k, v in asdict(config).items() if k not in NOT_INPUTS}
     files = [config.dataset / "train.jsonl", config.dataset / "val.jsonl", config.replay.prompts]
+    if config.objective == "dpo" and config.preferences.start_adapter is not None:
+        files += [config.preferences.pairs, config.preferences.start_adapter / "adapter_model.safetensors"]
     digests = {str(path): sha256(path) for path in files if path is not None and path.is_file()}
     record = {"settings": settings, "files": digests, "base": base_id}
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
