@@ -335,3 +335,18 @@ def test_the_eval_gate_answers_with_its_golden_sets_budget(tmp_path: Path) -> No
     for eval_gate, budget in (("{golden_set: router}", 7), ("{max_new_tokens: 5}", 5), ("{every_steps: 2}", 64)):
         path = _write_config(tmp_path / "t.yaml", f"train: {{eval_gate: {eval_gate}}}\n")
         assert eval_gate_budget(load_train_config(path, tmp_path), harness) == budget
+
+
+def test_two_runs_in_one_process_each_log_to_their_own_project(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """MLflow's set_tracking_uri writes $MLFLOW_TRACKING_URI; a second run must not log into the first store."""
+    import os
+
+    for name in ("first", "second"):
+        root = tmp_path / name
+        _write_dataset(root / "data")
+        harness = HarnessConfig(root=root, cache_dir=tmp_path / "cache", models={"tiny": f"hf:{tiny_model_dir}"},
+                                gates={"tiny.accuracy": 0.0})  # fmt: skip
+        text = TINY_TRAIN.format(steps=2).replace("val_limit: 4,", "val_limit: 2,")
+        train(load_train_config(_write_config(root / "t.yaml", text), root), harness, data_gates=False)
+        assert (root / "runs" / "mlflow.db").is_file(), name
+        assert "MLFLOW_TRACKING_URI" not in os.environ

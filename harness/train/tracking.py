@@ -7,7 +7,10 @@ server), so a promoted model version and the run that trained it sit side by sid
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -33,22 +36,42 @@ def log_training_run(
         database = sqlite_path(uri)
         if database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(uri)
-        _use_experiment(mlflow, config.experiment, database)
-        with mlflow.start_run(run_name=config.output_dir.name) as run:
-            mlflow.log_params(_flat_params(config))
-            for entry in log_history:
-                step = int(entry.get("step", 0))
-                mlflow.log_metrics({k: float(v) for k, v in entry.items() if _is_metric(k, v)}, step=step)
-            for evaluation in result.history:
-                mlflow.log_metrics(_gate_metrics(evaluation), step=int(evaluation["step"]))
-            mlflow.log_metrics({"tokens_per_second": result.tokens_per_second, "peak_rss_mb": result.peak_rss_mb,
-                                "train_seconds": result.seconds})  # fmt: skip
-            mlflow.set_tags({"lint_warnings": len(result.warnings), "adapter_dir": str(result.adapter_dir)})
-            mlflow.log_artifact(str(result.summary_path))
-            run_id: str = run.info.run_id
+        with _tracking_uri_for_this_run(mlflow, uri):
+            _use_experiment(mlflow, config.experiment, database)
+            run_id = _log(mlflow, result, config, log_history)
     print(f"mlflow: run {run_id} in experiment {config.experiment!r} at {uri}", flush=True)
     return run_id
+
+
+@contextmanager
+def _tracking_uri_for_this_run(mlflow: Any, uri: str) -> Iterator[None]:
+    """MLflow's `set_tracking_uri` also writes $MLFLOW_TRACKING_URI, which `tracking_uri` reads first: left
+    set, a second run in the same process (a notebook, a test session) would log into the first one's
+    store. The variable is restored when the run is logged."""
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def _log(mlflow: Any, result: TrainResult, config: TrainConfig, log_history: list[dict[str, Any]]) -> str:
+    with mlflow.start_run(run_name=config.output_dir.name) as run:
+        mlflow.log_params(_flat_params(config))
+        for entry in log_history:
+            step = int(entry.get("step", 0))
+            mlflow.log_metrics({k: float(v) for k, v in entry.items() if _is_metric(k, v)}, step=step)
+        for evaluation in result.history:
+            mlflow.log_metrics(_gate_metrics(evaluation), step=int(evaluation["step"]))
+        mlflow.log_metrics({"tokens_per_second": result.tokens_per_second, "peak_rss_mb": result.peak_rss_mb,
+                            "train_seconds": result.seconds})  # fmt: skip
+        mlflow.set_tags({"lint_warnings": len(result.warnings), "adapter_dir": str(result.adapter_dir)})
+        mlflow.log_artifact(str(result.summary_path))
+        return str(run.info.run_id)
 
 
 def _use_experiment(mlflow: Any, name: str, database: Path | None) -> None:
