@@ -1,6 +1,7 @@
-"""`harness task new NAME --from TABLE`: a working classification task in one command.
+"""`harness task new NAME --from TABLE`: a working task in one command, a classifier or a generator.
 
     harness task new tickets --from tickets.csv --input-column text --label-column label --fallback other
+    harness task new replies --from replies.csv --kind generation --input-column question --label-column answer
 
 From a CSV/TSV/JSONL table of labelled messages it writes, refusing to overwrite anything:
 
@@ -14,6 +15,10 @@ From a CSV/TSV/JSONL table of labelled messages it writes, refusing to overwrite
   pyproject.toml (starting bars, for the team to set to what "better" means);
 
 then freezes `golden/` with a reason. `pytest suites/ --task NAME --model=base` runs at once.
+
+`--kind generation` makes a task whose answers are free text scored against reference answers: the
+cases keep the table's input as the user turn (with `--system TEXT` before it, if given), the budget fits
+the longest reference, and the suite gates the mean ROUGE-L and the mean BERTScore (the bundled MiniLM).
 """
 
 from __future__ import annotations
@@ -30,7 +35,37 @@ from harness.golden.table import cases_from_table
 
 OOD_TAG = "ood"
 STARTING_BARS = {"accuracy": 0.8, "macro_f1": 0.7, "recall_floor": 0.2, "ood_fallback": 0.8}
-"""Where a new task's bars start: a team edits them to its definition of "better" before training."""
+"""Where a new classifier's bars start: a team edits them to its definition of "better" before training."""
+GENERATION_BARS = {"rouge_l": 0.3, "bert_score": 0.8}
+"""Where a new generation task's bars start (means over the cases, judged on their 95% lower bounds)."""
+
+GENERATION_SUITE = '''"""Task {name}: answer each message as its reference answer does.
+
+Scaffolded by `harness task new --kind generation`; the bars are in pyproject.toml's [tool.harness.gates].
+"""
+
+import pytest
+
+from harness import gate, metrics
+
+
+@pytest.fixture(scope="module")
+def answered(model, golden):
+    cases = golden("{name}")
+    return cases, model.generate([c.prompt() for c in cases], **cases.generation)
+
+
+def test_rouge_l(answered):
+    cases, answers = answered
+    scores = [metrics.rouge_l(a, c.expected) for a, c in zip(answers, cases, strict=True)]
+    gate.at_least("{name}.rouge_l", scores, cases=cases, outputs=answers)
+
+
+def test_bert_score(answered):
+    cases, answers = answered
+    scores = metrics.bert_score(answers, [c.expected for c in cases])
+    gate.at_least("{name}.bert_score", scores, cases=cases, outputs=answers)
+'''
 
 SUITE = '''"""Task {name}: route each message to one of its labels{fallback_doc}.
 
@@ -85,13 +120,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     new.add_argument("--label-column", default="label", help="the label column (default: label)")
     new.add_argument("--fallback", default=None, metavar="LABEL",
                      help="the label for messages no other label fits; its rows become the out-of-scope cases")
+    new.add_argument("--kind", choices=("classification", "generation"), default="classification",
+                     help="classification (labels; default) or generation (reference answers, ROUGE-L and BERTScore)")
+    new.add_argument("--system", default=None, metavar="TEXT", help="generation: a system turn before every input")
     new.add_argument("--reason", default=None, help="why the set is frozen (default: scaffolded from TABLE)")
     new.set_defaults(run=_new_command)
 
 
 def _new_command(args: argparse.Namespace) -> int:
-    written = new_task(Path.cwd(), args.name, args.table, input_column=args.input_column,
-                       label_column=args.label_column, fallback=args.fallback, reason=args.reason)  # fmt: skip
+    if args.kind == "generation":
+        if args.fallback is not None:
+            raise UsageError("--fallback is a classifier's: a generation task has reference answers, not labels")
+        written = new_generation_task(Path.cwd(), args.name, args.table, input_column=args.input_column,
+                                      answer_column=args.label_column, system=args.system, reason=args.reason)
+    else:
+        written = new_task(Path.cwd(), args.name, args.table, input_column=args.input_column,
+                           label_column=args.label_column, fallback=args.fallback, reason=args.reason)  # fmt: skip
     for path in written:
         print(f"wrote {display_path(path)}")
     print(f"run it: pytest suites/ --task {args.name} --model=base")
@@ -121,7 +165,33 @@ def new_task(
     suite.parent.mkdir(parents=True, exist_ok=True)
     text = SUITE.format(name=name, ood=OOD_TAG, fallback_doc=f", or {fallback!r} when none fits" if fallback else "")
     suite.write_text(text + (FALLBACK_TEST.format(name=name, ood=OOD_TAG, fallback=fallback) if fallback else ""))
-    _add_to_pyproject(pyproject, name, suite.relative_to(root).as_posix(), with_fallback=fallback is not None)
+    bars = {gate: bar for gate, bar in STARTING_BARS.items() if fallback is not None or gate != "ood_fallback"}
+    _add_to_pyproject(pyproject, name, suite.relative_to(root).as_posix(), bars)
+    freeze(root / "golden", reason or f"task {name}: scaffolded from {table.name} ({len(cases)} cases)")
+    lock = root / "golden" / "golden.lock"
+    return [golden_dir / "cases.jsonl", golden_dir / "generation.toml", suite, pyproject, lock]
+
+
+def new_generation_task(
+    root: Path, name: str, table: Path, *, input_column: str = "text", answer_column: str = "answer",
+    system: str | None = None, reason: str | None = None,
+) -> list[Path]:  # fmt: skip
+    """Scaffold generation task `name`: reference answers scored by ROUGE-L and BERTScore."""
+    golden_dir, suite = root / "golden" / name, root / "suites" / f"test_{name}.py"
+    pyproject = root / "pyproject.toml"
+    _refuse_clashes(name, golden_dir, suite, pyproject)
+    cases = cases_from_table(table, input_column=input_column, expected_column=answer_column, system=system)
+    longest = max(len(str(case.expected)) for case in cases)
+    golden_dir.mkdir(parents=True)
+    (golden_dir / "cases.jsonl").write_text("".join(case.to_json_line() + "\n" for case in cases), encoding="utf-8")
+    budget = min(512, max(32, longest // 3 + 16))  # ~3-4 characters a token for English, plus a margin
+    (golden_dir / "generation.toml").write_text(
+        f"# How task {name}'s answers are generated (every reader takes it from here).\n"
+        f"max_new_tokens = {budget}   # room for the longest reference answer ({longest} characters)\n",
+        encoding="utf-8")  # fmt: skip
+    suite.parent.mkdir(parents=True, exist_ok=True)
+    suite.write_text(GENERATION_SUITE.format(name=name))
+    _add_to_pyproject(pyproject, name, suite.relative_to(root).as_posix(), GENERATION_BARS)
     freeze(root / "golden", reason or f"task {name}: scaffolded from {table.name} ({len(cases)} cases)")
     lock = root / "golden" / "golden.lock"
     return [golden_dir / "cases.jsonl", golden_dir / "generation.toml", suite, pyproject, lock]
@@ -156,11 +226,11 @@ def _routed(case: GoldenCase, name: str, labels: list[str], fallback: str | None
         raise GoldenError([f"case {case.id}: {error}"]) from None
 
 
-def _add_to_pyproject(pyproject: Path, name: str, suite: str, *, with_fallback: bool) -> None:
+def _add_to_pyproject(pyproject: Path, name: str, suite: str, starting: dict[str, float]) -> None:
     """The task's starting bars go right under the [tool.harness.gates] header (one is added when there is
     none); the task's table goes at the end. The rest of the file is left as it is, comments included."""
     bars = [f'"{name}.{gate}" = {bar}   # scaffolded starting bar: set it to what "better" means\n'
-            for gate, bar in STARTING_BARS.items() if with_fallback or gate != "ood_fallback"]  # fmt: skip
+            for gate, bar in starting.items()]
     lines = pyproject.read_text(encoding="utf-8").splitlines(keepends=True)
     header = next((i for i, line in enumerate(lines) if line.strip() == "[tool.harness.gates]"), None)
     if header is None:

@@ -61,3 +61,21 @@ def test_it_refuses_to_overwrite_or_to_guess(tiny_project, monkeypatch: pytest.M
     assert main(["task", "new", "routes", "--from", str(table)]) == 0
     assert main(["task", "new", "routes", "--from", str(table)]) == 2
     assert "task 'routes' would overwrite golden/routes, suites/test_routes.py" in capsys.readouterr().err
+
+
+def test_a_generation_task_is_scored_by_rouge_l_and_bert_score(tiny_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tiny_project()
+    monkeypatch.chdir(project.path)
+    table = project.path / "replies.csv"
+    table.write_text("question,answer\nhow do I reset my pin,Open the app and choose Reset PIN.\n"
+                     "when do cards arrive,Cards arrive within five working days.\n")  # fmt: skip
+    assert main(["task", "new", "replies", "--from", str(table), "--kind", "generation", "--input-column",
+                 "question", "--label-column", "answer", "--system", "You are a bank's assistant."]) == 0  # fmt: skip
+    [first, _] = load_set(project.path / "golden", "replies")
+    assert first.messages[0] == {"role": "system", "content": "You are a bank's assistant."}  # type: ignore[index]
+    assert first.expected == "Open the app and choose Reset PIN."
+    result = project.runpytest("suites/", "--task", "replies", "--model=base", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)  # both gates ran on the tiny model's answers, and failed; nothing errored
+    [results] = (project.path / "reports").glob("*/results.json")
+    assert {g["name"] for g in json.loads(results.read_text())["gates"]} == {"replies.rouge_l", "replies.bert_score"}
+    assert main(["task", "new", "other", "--from", str(table), "--kind", "generation", "--fallback", "x"]) == 2
