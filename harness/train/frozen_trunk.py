@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.train.shared_prefix import MIN_SHARED_TOKENS, POOL, LossParts, label_loss, prefix_groups
+from harness.train.shared_prefix import MIN_SHARED_TOKENS, POOL, LossParts, causal_lm, label_loss, prefix_groups
 
 TRUNK_BATCH_ROWS = 64
 """Rows per no-grad trunk forward while building the cache: big enough to keep the matmuls busy."""
@@ -50,10 +50,10 @@ def trunk_supported(model: Any, longest_row: int = 0) -> bool:
     """Decoder-only models built as embed -> layers -> norm -> head with rotary positions and full causal
     attention over the rows (Llama, Qwen2, Mistral, SmolLM): `shared_prefix_attention` knows no sliding
     window, so a window shorter than the longest row falls back to the plain path."""
-    causal_lm = _causal_lm(model)
-    decoder = causal_lm.get_decoder() if hasattr(causal_lm, "get_decoder") else None
+    inner = causal_lm(model)
+    decoder = inner.get_decoder() if hasattr(inner, "get_decoder") else None
     parts = ("embed_tokens", "layers", "norm", "rotary_emb")
-    config = getattr(causal_lm, "config", None)
+    config = getattr(inner, "config", None)
     window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
     return (
         decoder is not None
@@ -244,7 +244,7 @@ def _cache_group(
 ) -> None:  # fmt: skip
     import torch
 
-    decoder = _causal_lm(model).get_decoder()
+    decoder = causal_lm(model).get_decoder()
     trunk = list(decoder.layers[: cache.boundary])
     prefix = cache.prefix_length[key]
     kv = None
@@ -263,7 +263,7 @@ def _cache_group(
 
 def trunk_loss(model: Any, cache: TrunkCache, inputs: dict[str, Any], num_items_in_batch: Any = None) -> LossParts:
     """Causal-LM loss of a right-padded batch of rows from one prefix group, running only the adapted layers."""
-    head = _causal_lm(model).get_output_embeddings()
+    head = causal_lm(model).get_output_embeddings()
     return label_loss(head, *trunk_predictors(model, cache, inputs), num_items_in_batch)
 
 
@@ -277,7 +277,7 @@ def trunk_predictors(model: Any, cache: TrunkCache, inputs: dict[str, Any]) -> t
     rows = [tuple(ids[:real].tolist()) for ids, real in zip(input_ids, mask.sum(dim=1).tolist(), strict=True)]
     key = cache.group[rows[0]]
     prefix = cache.prefix_length[key]
-    decoder = _causal_lm(model).get_decoder()
+    decoder = causal_lm(model).get_decoder()
     adapted = list(decoder.layers[cache.boundary :])
     kv, last_prefix_state = None, None
     if prefix:
@@ -329,10 +329,6 @@ def _length_sorted_chunks(rows: list[tuple[int, ...]], size: int) -> Iterator[li
         yield ordered[start : start + size]
 
 
-def _causal_lm(model: Any) -> Any:
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 _register_attention()
 
 
@@ -348,9 +344,9 @@ def trunk_key(model: Any, boundary: int, input_ids: Sequence[Sequence[int]], gro
 
     import torch
 
-    causal_lm = _causal_lm(model)
-    digest = hashlib.sha256(f"{torch.__version__}|{dtype}|{boundary}|{causal_lm.config.to_json_string()}".encode())
-    decoder = causal_lm.get_decoder()
+    inner = causal_lm(model)
+    digest = hashlib.sha256(f"{torch.__version__}|{dtype}|{boundary}|{inner.config.to_json_string()}".encode())
+    decoder = inner.get_decoder()
     for module in (decoder.embed_tokens, *decoder.layers[:boundary]):
         for name, tensor in module.state_dict().items():
             digest.update(name.encode())

@@ -50,15 +50,15 @@ def shared_length(input_ids: Any, attention_mask: Any, labels: Any) -> int:
 def splittable(model: Any) -> bool:
     """Models whose logits are exactly `head(decoder(...))`; those that post-process logits (Gemma 2's
     soft-capping) train on TRL's plain path instead."""
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = getattr(causal_lm, "config", None)
+    inner = causal_lm(model)
+    config = getattr(inner, "config", None)
     plain_head = getattr(config, "final_logit_softcapping", None) is None
-    return plain_head and hasattr(causal_lm, "get_decoder") and causal_lm.get_output_embeddings() is not None
+    return plain_head and hasattr(inner, "get_decoder") and inner.get_output_embeddings() is not None
 
 
 def prefix_shared_loss(model: Any, inputs: dict[str, Any], prefix: int, num_items_in_batch: Any = None) -> LossParts:
     """Causal-LM loss of a right-padded batch whose rows share their first `prefix` tokens."""
-    head = _causal_lm(model).get_output_embeddings()
+    head = causal_lm(model).get_output_embeddings()
     return label_loss(head, *prefix_shared_predictors(model, inputs, prefix), num_items_in_batch)
 
 
@@ -74,7 +74,7 @@ def prefix_shared_predictors(model: Any, inputs: dict[str, Any], prefix: int) ->
 
     input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
     rows, width = input_ids.shape
-    decoder = _causal_lm(model).get_decoder()
+    decoder = causal_lm(model).get_decoder()
     cache = DynamicCache()  # held here: the decoder fills it whatever its own use_cache default says
     shared = decoder(input_ids=input_ids[:1, :prefix], cache=cache, use_cache=True).last_hidden_state
     cache.batch_repeat_interleave(rows)
@@ -90,12 +90,13 @@ def prefix_shared_predictors(model: Any, inputs: dict[str, Any], prefix: int) ->
 def plain_predictors(model: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
     """`prefix_shared_predictors` without a shared prefix: every row runs whole through every layer."""
     input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
-    decoder = _causal_lm(model).get_decoder()
+    decoder = causal_lm(model).get_decoder()
     hidden = decoder(input_ids=input_ids, attention_mask=mask, use_cache=False).last_hidden_state
     return hidden[:, :-1], labels[:, 1:]
 
 
-def _causal_lm(model: Any) -> Any:
+def causal_lm(model: Any) -> Any:
+    """The transformers model under a PEFT wrapper (or the model itself): where the decoder and head are."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 

@@ -34,6 +34,7 @@ from harness.train.frozen_trunk import (
 from harness.train.shared_prefix import (
     MIN_SHARED_TOKENS,
     PrefixGroupedBatches,
+    causal_lm,
     label_loss,
     min_group_rows,
     plain_predictors,
@@ -137,7 +138,7 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         if forward is None and (distilled is None or not distilled.any()):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         forward = forward or (lambda: plain_predictors(model, inputs))
-        head = _causal_lm(model).get_output_embeddings()
+        head = causal_lm(model).get_output_embeddings()
         with self.accelerator.autocast():
             predictors, targets = forward()
             if distilled is not None and distilled.any():
@@ -167,8 +168,4 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
 
 
 def _layer_count(model: Any) -> int:
-    return int(_causal_lm(model).config.num_hidden_layers)
-
-
-def _causal_lm(model: Any) -> Any:
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+    return int(causal_lm(model).config.num_hidden_layers)
