@@ -50,9 +50,8 @@ def test_label_mix_has_not_shifted(drift_report):
 def shadowed(traces, model, champion, harness_config):
     if model.fingerprint() == champion.fingerprint():
         pytest.skip("the model under test is the champion: there is nothing to shadow")
-    system_from = harness_config.production.system_from
-    system = shadow.system_prompt(harness_config.golden_dir, system_from) if system_from else None
-    return shadow.replay(traces.traces, model, champion, system=system)
+    system, generation = shadow.served_as(harness_config.golden_dir, harness_config.production.system_from)
+    return shadow.replay(traces.traces, model, champion, system=system, **generation)
 
 
 def test_agrees_with_the_champion(shadowed):

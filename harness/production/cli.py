@@ -296,7 +296,8 @@ def _add_shadow(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         help="golden set whose system turn goes before traces logged without one "
                         "([tool.harness.production] system_from)")  # fmt: skip
     parser.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
-                        help="generation bound ([tool.harness.generation] max_new_tokens)")  # fmt: skip
+                        help="generation bound (default: the --system-from set's generation.toml, else "
+                        "[tool.harness.generation] max_new_tokens)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the comparison as JSON")
     parser.set_defaults(run=shadow_command)
 
@@ -315,12 +316,13 @@ def shadow_command(args: argparse.Namespace) -> int:
     window = TraceStore.open(args.store).recent(args.days or settings.window_days, args.max_traces or
                                                  settings.max_traces, settings.seed, args.until)  # fmt: skip
     system_from = settings.system_from if args.system_from is None else args.system_from
-    system = shadow.system_prompt(config.golden_dir, system_from) if system_from else None
+    system, params = shadow.served_as(config.golden_dir, system_from)
+    if args.max_new_tokens:
+        params["max_new_tokens"] = args.max_new_tokens
     specs = [parse_spec(text, config, cwd=Path.cwd()) for text in (args.candidate, args.champion)]
     cache = GenerationCache.in_dir(config.cache_dir)
     try:
         candidate, champion = ModelFactory(config, cache).build_all(specs)
-        params = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}
         result = shadow.replay(window.traces, candidate, champion, system=system, **params)
     finally:
         cache.close()

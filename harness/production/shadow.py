@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import stats
-from harness.golden import load_set
+from harness.golden import generation_settings, load_set
 from harness.models.base import Model
 from harness.production.traces import Trace, TraceError
 
@@ -133,6 +133,15 @@ def replay(
     ours = candidate.generate(asked, **params)
     theirs = champion.generate(asked, **params)
     return Shadow(list(traces), [normalise_label(a) for a in ours], [normalise_label(b) for b in theirs])
+
+
+def served_as(golden_dir: Path, set_name: str | None) -> tuple[str | None, dict[str, Any]]:
+    """How production asked: the system turn and the generation settings of the golden set it serves
+    (`[tool.harness.production] system_from`), so a replay asks exactly as the set's suites do and shares
+    their cached answers. No set: the traces as logged, with the default settings."""
+    if not set_name:
+        return None, {}
+    return system_prompt(golden_dir, set_name), generation_settings(golden_dir, set_name)
 
 
 def system_prompt(golden_dir: Path, set_name: str) -> str:
