@@ -36,8 +36,9 @@ $(VENV)/.llama-cpp-portable: | $(PY)
 demo: setup
 	$(PY) -m harness.demo $(DEMO_ARGS)
 
-## demo-loop: the loop after release on two synthetic weeks of traffic (no model runs, about a minute):
-## import with PII redaction, drift (quiet week, then an out-of-scope week: the alarm), review, DPO pairs.
+## demo-loop: the loop after release on two weeks of unseen Banking77 traffic answered by the champion (the
+## base model while none is promoted): import with PII redaction, drift (quiet week, then an out-of-scope
+## week: the alarm), review -> proposed golden cases, DPO pairs, shadow of `make demo`'s adapter -> decision.
 demo-loop: setup
 	$(PY) -m harness.production.demo $(DEMO_LOOP_ARGS)
 

@@ -17,6 +17,7 @@ from harness import gates
 from harness.cache import GenerationCache
 from harness.cli import main
 from harness.gates import GateFailure, GateResult, GateSettings
+from harness.golden import generation_settings
 from harness.models.cached import CachedModel
 from harness.production import shadow
 from harness.production.traces import Trace
@@ -127,6 +128,15 @@ def test_traces_logged_without_a_system_turn_are_replayed_after_the_production_p
 def test_the_system_prompt_comes_from_a_golden_set() -> None:
     root = Path(__file__).resolve().parents[1] / "golden"
     assert shadow.system_prompt(root, "banking77").startswith("Classify the bank customer's message")
+
+
+def test_a_replay_asks_as_the_served_sets_suites_do() -> None:
+    """Same system turn and generation settings as the set's suites: the same answers, from the same cache."""
+    root = Path(__file__).resolve().parents[1] / "golden"
+    system, generation = shadow.served_as(root, "banking77")
+    assert system == shadow.system_prompt(root, "banking77")
+    assert generation == generation_settings(root, "banking77") == {"max_new_tokens": 20}
+    assert shadow.served_as(root, "") == (None, {})
 
 
 # --- `harness shadow` on tiny real models -----------------------------------------------------------------
