@@ -126,13 +126,13 @@ def write_reference(out: Path) -> Path:
     Not the training split: against it even week 1 drifts (MMD p = 0.003 on 200 traces), because the test
     split is balanced over the intents and the training split is not. Texts only: the served model may be
     the base, whose answers are not labels, so a label comparison would alarm every week."""
-    from harness.golden import load_set
+    from harness.production.drift import load_reference
 
     path = out / "reference.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["text"])
-        writer.writerows([case.messages[-1]["content"]] for case in load_set(Path("golden"), GOLDEN_SET))
+        writer.writerows([text] for text in load_reference(GOLDEN_SET, Path("golden")).texts)
     return path
 
 
