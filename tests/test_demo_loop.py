@@ -25,12 +25,13 @@ def test_traffic_holds_no_golden_case_and_no_out_of_scope_row_curation_reads(in_
 
     golden_texts = {case.messages[-1]["content"] for case in load_set(REPO / "golden", "banking77")}
     pool = [json.loads(line)["text"] for line in (REPO / demo.OOD_POOL).read_text().splitlines() if line]
-    read_by_curation = set(pool[: demo.OOD_READ_BY_CURATION])
+    assert demo.ood_rows_read_by_curation() == 200  # training/configs/banking77.yaml: max_rows
+    read_by_curation = set(pool[:200])
     texts = [text for text, _ in traffic]
     assert len(traffic) == sum(b + o for b, o in demo.WEEK_SIZES) == len(set(texts))
     assert not golden_texts & set(texts)
     assert not read_by_curation & set(texts)
-    out_of_scope = [i for i, (_, label) in enumerate(traffic) if label == demo.FALLBACK]
+    out_of_scope = [i for i, (_, label) in enumerate(traffic) if label == "out_of_scope"]
     week_1 = demo.WEEK_SIZES[0][0] + demo.WEEK_SIZES[0][1]
     assert len(out_of_scope) == sum(o for _, o in demo.WEEK_SIZES) and min(out_of_scope) >= week_1
 
@@ -56,3 +57,13 @@ def test_only_corrected_review_rows_are_confirmed(tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     assert [(row["case_id"], row["verdict"]) for row in rows] == [("t-1", "add"), ("t-2", "skip")]
     assert list(rows[0]) == fields
+
+
+def test_a_missing_candidate_stops_the_demo_before_any_generation(
+    in_repo: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo.main(["--out", str(tmp_path), "--candidate", f"peft:{tmp_path / 'none'}"]) == 2
+
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'none'}: no adapter_config.json" in error and "run `make demo` first" in error
+    assert not (tmp_path / "week1.jsonl").exists()

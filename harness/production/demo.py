@@ -5,7 +5,7 @@
 Production traffic is real text: Banking77 test-split messages that are not golden cases (the test split
 minus the 385 rows golden/banking77 holds; training reads only the training split). Week 1 is 200 of them;
 week 2 is 150 more and 50 out-of-scope questions from the half of training/data/ood/train.jsonl that
-curation never reads (the demo config's `max_rows: 200`). The served model answers every message under the
+curation never reads (past the demo config's `max_rows`). The served model answers every message under the
 router's system prompt, with golden/banking77's generation settings: the registry's `champion`, or the base
 model while none is promoted (production ran *something* before the first adapter). Where its answer is
 wrong, the dataset's label stands in for the user's correction; every 10th message carries an email
@@ -37,22 +37,24 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from harness.errors import RegistryError
+from harness.errors import RegistryError, UsageError
 
 TEST_SPLIT = Path("golden/banking77/data/test.csv")
 GOLDEN_SET = "banking77"
 OOD_POOL = Path("training/data/ood/train.jsonl")
-OOD_READ_BY_CURATION = 200
-"""Curation reads the pool's first 200 rows (training/configs/banking77.yaml, max_rows); the rest is unseen."""
-FALLBACK = "out_of_scope"
+TRAINING_CONFIG = Path("training/configs/banking77.yaml")
+"""Its curate.sources say how many of OOD_POOL's rows training reads (max_rows); the rest is unseen."""
 WEEK_1 = datetime(2026, 6, 1, tzinfo=UTC)
 WEEK_SIZES = ((200, 0), (150, 50))
 """(Banking77 messages, out-of-scope questions) per week."""
 EMAIL = "sam.jones@example.com"
 CANDIDATE = "adapter"
+Step = tuple[str, list[str], set[int]]
+"""(name, `harness` arguments, the exit codes that step should give)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "store", ignore_errors=True)  # each run starts from an empty trace store
+    if problem := _unloadable(args.candidate):
+        print(f"demo-loop: the candidate cannot be loaded: {problem}\n  run `make demo` first (it trains the "
+              f"model named {CANDIDATE!r}), or name one with --candidate SPEC", file=sys.stderr)  # fmt: skip
+        return 2
     served = args.served or _served_default()
     print(f"=== demo-loop: production traffic answered by {served}", flush=True)
     weeks = write_weeks(out, served)
@@ -75,11 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _served_default() -> str:
+def _unloadable(spec: str) -> str | None:
+    """Why `spec` names no model, checked before minutes of generation (weights load later, on first use)."""
     from harness.api import load_model
 
     try:
-        load_model("champion")
+        load_model(spec)
+    except UsageError as error:
+        return str(error)
+    return None
+
+
+def _served_default() -> str:
+    from harness.config import HarnessConfig
+    from harness.release.registry import champion_adapter_dir
+
+    try:
+        champion_adapter_dir(HarnessConfig.load(Path.cwd()).for_task(None))
     except RegistryError as error:
         print(f"demo-loop: no champion yet ({error}); production serves the base model", file=sys.stderr)
         return "base"
@@ -92,7 +110,7 @@ def run_steps(out: Path, weeks: Sequence[Path], served: str, candidate: str) -> 
     reference = str(write_reference(out))
     end_1 = (WEEK_1 + timedelta(days=7)).isoformat()
     review, confirmed = out / "review" / "review.csv", out / "review" / "confirmed.csv"
-    steps: list[tuple[str, list[str], set[int]]] = [
+    observe: list[Step] = [
         ("import week 1", ["traces", "import", str(weeks[0]), "--store", store], {0}),
         ("import week 2", ["traces", "import", str(weeks[1]), "--store", store], {0}),
         ("drift, week 1", ["traces", "drift", "--store", store, "--reference", reference, "--until",
@@ -101,6 +119,8 @@ def run_steps(out: Path, weeks: Sequence[Path], served: str, candidate: str) -> 
                            str(out / "drift-week2.json")], {1}),  # fmt: skip
         ("review", ["traces", "review", "--store", store, "--days", "14", "--least-confident", "0", "--max",
                     "400", "--out", str(review.parent)], {0}),  # fmt: skip
+    ]
+    act: list[Step] = [
         ("propose golden cases", ["review", "import", str(confirmed), "--propose", GOLDEN_SET, "--proposals",
                                   str(out / "proposed-banking77.jsonl")], {0}),  # fmt: skip
         ("training rows", ["traces", "confirmed", str(confirmed), "--out", str(out / "confirmed.jsonl")], {0}),
@@ -108,16 +128,22 @@ def run_steps(out: Path, weeks: Sequence[Path], served: str, candidate: str) -> 
         ("shadow", ["shadow", "--candidate", candidate, "--champion", served, "--store", store, "--days", "14",
                     "--json", str(out / "shadow.json")], {0, 1}),  # fmt: skip
     ]
+    if not run(observe):
+        return 2
+    confirm_corrections(review, confirmed)
+    return 0 if run(act) else 2
+
+
+def run(steps: Sequence[Step]) -> bool:
+    """Run each step through the real CLI; stop at the first that exits otherwise than expected."""
     for name, command, expected in steps:
-        if name == "propose golden cases":
-            confirm_corrections(review, confirmed)
         print(f"\n=== demo-loop: {name}: harness {' '.join(command)}", flush=True)
         code = subprocess.run([sys.executable, "-m", "harness.cli", *command], check=False).returncode
         if code not in expected:
             print(f"demo-loop: {name} exited {code}, expected {' or '.join(map(str, expected))}; stopping",
                   file=sys.stderr)  # fmt: skip
-            return 2
-    return 0
+            return False
+    return True
 
 
 def write_reference(out: Path) -> Path:
@@ -175,15 +201,22 @@ def _unseen_messages(rng: random.Random) -> list[tuple[str, str]]:
     golden_rows = {int(case.id.removeprefix("b77-")) for case in load_set(Path("golden"), GOLDEN_SET)}
     with TEST_SPLIT.open(encoding="utf-8") as f:
         test = [(row["text"], row["category"]) for i, row in enumerate(csv.DictReader(f)) if i not in golden_rows]
-    pool = OOD_POOL.read_text(encoding="utf-8").splitlines()
-    unread = [json.loads(line)["text"] for line in pool[OOD_READ_BY_CURATION:] if line.strip()]
-    banking = rng.sample(test, sum(b for b, _ in WEEK_SIZES))
-    ood = [(text, FALLBACK) for text in rng.sample(unread, sum(o for _, o in WEEK_SIZES))]
-    weeks, b, o = [], 0, 0
-    for n_banking, n_ood in WEEK_SIZES:
-        weeks += banking[b : b + n_banking] + ood[o : o + n_ood]
-        b, o = b + n_banking, o + n_ood
-    return weeks
+    pool = [json.loads(line) for line in OOD_POOL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    unread = [(row["text"], row["label"]) for row in pool[ood_rows_read_by_curation() :]]
+    banking = iter(rng.sample(test, sum(b for b, _ in WEEK_SIZES)))
+    ood = iter(rng.sample(unread, sum(o for _, o in WEEK_SIZES)))
+    return [row for n_banking, n_ood in WEEK_SIZES for row in [*islice(banking, n_banking), *islice(ood, n_ood)]]
+
+
+def ood_rows_read_by_curation() -> int:
+    """How many of OOD_POOL's first rows the training config's curation reads (all of them without max_rows)."""
+    from harness.curation.config import load
+
+    curation = load(TRAINING_CONFIG)
+    for source in curation.curate.sources:
+        if curation.path(source.path).resolve() == OOD_POOL.resolve():
+            return source.max_rows if source.max_rows is not None else sys.maxsize
+    return 0
 
 
 def _trace(text: str, label: str, answer: str, version: str, i: int) -> dict[str, Any]:
