@@ -13,7 +13,7 @@ from harness.config import HarnessConfig
 from harness.train.config import TrainConfigError, load_train_config
 from harness.train.data import DatasetError
 from harness.train.preferences import read_pairs
-from harness.train.run import train
+from harness.train.run import TrainingRefused, train
 
 PROMPTS = ["my card never came", "where is my new card", "card still not here", "has my card shipped"]
 
@@ -45,23 +45,67 @@ def _margin(adapter: Path, base: Path) -> float:
     return sum(logp(p, "card_arrival") - logp(p, "card_linking") for p in PROMPTS)
 
 
-def test_a_dpo_round_moves_the_preference_margin_from_the_sft_adapter(
+def _val_split(directory: Path) -> None:
+    """A curated validation split for the eval gate: the prompts, each labelled with the preferred answer."""
+    directory.mkdir(parents=True)
+    rows = [{"id": f"val-{i}", "label": "card_arrival", "messages": [
+        {"role": "user", "content": prompt}, {"role": "assistant", "content": "card_arrival"}]}
+        for i, prompt in enumerate(PROMPTS)]  # fmt: skip
+    (directory / "val.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+DPO_CONFIG = """\
+train:
+  base_model: tiny
+  objective: dpo
+  dataset: data
+  preferences: {{pairs: pairs.jsonl, start_adapter: {start}, beta: 0.1}}
+  output_dir: out/dpo
+  learning_rate: 1.0e-2
+  batch_size: 4
+  max_steps: 8
+  bf16: false
+  eval_gate: {{every_steps: 4, val_limit: 4, gates: {{accuracy: tiny.accuracy}}, stop_margin: null, max_new_tokens: 3}}
+  experiment: tiny-dpo
+"""
+
+
+def test_a_dpo_round_moves_the_preference_margin_and_keeps_the_checkpoint_the_eval_gate_chose(
     tmp_path: Path, tiny_model_dir: Path, tiny_adapter_dir: Path
 ) -> None:  # fmt: skip
     (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(_pair(p)) + "\n" for p in PROMPTS))
-    (tmp_path / "dpo.yaml").write_text(
-        "train:\n  base_model: tiny\n  objective: dpo\n"
-        f"  preferences: {{pairs: pairs.jsonl, start_adapter: {tiny_adapter_dir}, beta: 0.1}}\n"
-        "  output_dir: out/dpo\n  learning_rate: 1.0e-2\n  batch_size: 4\n  max_steps: 8\n  bf16: false\n"
-    )
-    project = HarnessConfig(root=tmp_path, cache_dir=tmp_path / "cache", models={"tiny": f"hf:{tiny_model_dir}"})
+    _val_split(tmp_path / "data")
+    (tmp_path / "dpo.yaml").write_text(DPO_CONFIG.format(start=tiny_adapter_dir))
+    project = HarnessConfig(root=tmp_path, cache_dir=tmp_path / "cache", models={"tiny": f"hf:{tiny_model_dir}"},
+                            gates={"tiny.accuracy": 0.0})  # fmt: skip
     result = train(load_train_config(tmp_path / "dpo.yaml", tmp_path), project, data_gates=False)
 
     assert result.steps == 8 and result.train_rows == 4
+    assert [e["step"] for e in result.history] == [4, 8]
+    assert result.best is not None and result.best["step"] in (4, 8)
     assert sorted(p.name for p in result.adapter_dir.iterdir()) == [
         "README.md", "adapter_config.json", "adapter_model.safetensors", "training_summary.json"]  # no "ref" copy
+    assert (tmp_path / "runs" / "mlflow.db").is_file()
     before, after = _margin(tiny_adapter_dir, tiny_model_dir), _margin(result.adapter_dir, tiny_model_dir)
     assert after > before + 1.0, (before, after)
+
+
+def test_a_pair_that_repeats_a_golden_case_stops_the_dpo_round_before_any_training(
+    tmp_path: Path, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:  # fmt: skip
+    golden = tmp_path / "golden" / "router"
+    golden.mkdir(parents=True)
+    case = {"id": "router-7", "input": "Where is my new card??", "expected": "card_arrival"}
+    (golden / "cases.jsonl").write_text(json.dumps(case) + "\n")
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(_pair(p)) + "\n" for p in PROMPTS))
+    (tmp_path / "dpo.yaml").write_text(DPO_CONFIG.format(start=tiny_adapter_dir))
+    project = HarnessConfig(root=tmp_path, cache_dir=tmp_path / "cache", models={"tiny": f"hf:{tiny_model_dir}"})
+
+    with pytest.raises(TrainingRefused, match=r"pairs\.jsonl:2: the prompt leaks into golden/router/cases\.jsonl "
+                                              r"case router-7: same text once normalised") as refused:  # fmt: skip
+        train(load_train_config(tmp_path / "dpo.yaml", tmp_path), project)
+    assert "1 preference pair(s)" in str(refused.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_pairs_are_named_by_line_and_a_dpo_config_needs_its_inputs(tmp_path: Path) -> None:

@@ -137,8 +137,15 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
         improved = self.best is None or evaluation.score > self.best.score
         if improved:
             self.best = evaluation
-            model.save_pretrained(self.best_dir)
+            save_adapter(model, self.best_dir)
         print(_describe(evaluation, improved), flush=True)
+
+
+def save_adapter(model: Any, directory: Path) -> None:
+    """Save the adapter being trained, alone: a DPO run's model also holds TRL's frozen "ref" copy, which
+    `save_pretrained` would otherwise write beside it."""
+    active = getattr(model, "active_adapter", None)
+    model.save_pretrained(directory, **({"selected_adapters": [active]} if isinstance(active, str) else {}))
 
 
 def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_new_tokens: int) -> list[str]:

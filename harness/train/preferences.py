@@ -13,11 +13,16 @@ into a frozen reference, so the loss measures the policy against the SFT adapter
 against the base: preferring the correction is learned relative to what the adapter already says. The
 result is a standard PEFT adapter in `output_dir` (the reference copy is dropped before saving), promoted
 like any other by `harness promote`.
+
+The run keeps the SFT run's guarantees: no pair may repeat a golden case (`golden_leaks`, curation's
+leakage finder: the gates would score what was trained on), and the checkpoint kept is the one the eval
+gate scores best on the curated validation split (`train.dataset`), not merely the last.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,16 @@ from harness.train.data import DatasetError
 ROLES = ("prompt", "chosen", "rejected")
 
 
-def read_pairs(path: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Pair:
+    """One preference row and the line of the pairs file it came from (for messages that name it)."""
+
+    line: int
+    row: dict[str, Any]
+    """TRL's conversational DPO row: "prompt", "chosen", "rejected"."""
+
+
+def read_pairs(path: Path) -> list[Pair]:
     """Preference rows in TRL's conversational format; every bad line is named with what to fix."""
     if not path.is_file():
         raise DatasetError(f"{path}: no preference pairs here; write them with `harness traces pairs --out {path}`")
@@ -42,7 +56,7 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
         if problem := _problem(row):
             problems.append(f"{path}:{number}: {problem}")
             continue
-        rows.append({key: row[key] for key in ROLES})
+        rows.append(Pair(number, {key: row[key] for key in ROLES}))
     if problems or not rows:
         raise DatasetError("\n  ".join(problems) if problems else f"{path}: no preference pairs in the file")
     return rows
@@ -69,7 +83,22 @@ def _turns(value: Any) -> bool:
     )  # fmt: skip
 
 
-def build_dpo_trainer(config: Any, model: Any, tokenizer: Any, rows: list[dict[str, Any]], work_dir: Path) -> Any:
+def golden_leaks(pairs: list[Pair], path: Path, golden_dir: Path, root: Path) -> list[str]:
+    """A line per pair whose prompt repeats a golden case or an adversarial probe (exact, word 13-gram or
+    MinHash near-duplicate, as curation's leakage stage finds them), naming both."""
+    from harness.curation.leakage import finder_for
+    from harness.curation.minhash import MinHashParams
+    from harness.golden import display_path
+
+    finder = finder_for(golden_dir, 13, MinHashParams(), root, probes_from=None)
+    turns = [[turn["content"] for turn in pair.row["prompt"] if turn["role"] == "user"] for pair in pairs]
+    return [f"{display_path(path)}:{pairs[index].line}: the prompt {leak.reason()}"
+            for index, leak in sorted(finder.find(turns).items())]  # fmt: skip
+
+
+def build_dpo_trainer(
+    config: Any, model: Any, tokenizer: Any, rows: list[dict[str, Any]], work_dir: Path, callbacks: list[Any]
+) -> Any:  # fmt: skip
     """TRL's DPOTrainer on `model` (a PEFT model holding the start adapter, trainable), with the run's
     optimiser settings; TRL adds the frozen reference copy of the adapter."""
     import torch
@@ -83,7 +112,8 @@ def build_dpo_trainer(config: Any, model: Any, tokenizer: Any, rows: list[dict[s
         use_cpu=not torch.cuda.is_available(), bf16=False, save_strategy="no", logging_steps=1, report_to=[],
         gradient_checkpointing=False, disable_tqdm=True,
     )  # fmt: skip
-    return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                      callbacks=callbacks)  # fmt: skip
 
 
 def start_model(config: Any, base: Any) -> Any:

@@ -66,7 +66,7 @@ def train(
               f"prompts and base model (inputs {inputs[:12]}); --force trains it again", flush=True)  # fmt: skip
         return done
     if config.objective == "dpo":
-        return _train_on_preferences(config, harness, base_id, base_dir, inputs, started)
+        return _train_on_preferences(config, harness, base_id, base_dir, inputs, started, data_gates)
     if data_gates:
         check_data_gates(config.dataset, harness.root)
     train_rows, val_rows = read_split(config.dataset, "train"), read_split(config.dataset, "val")
@@ -96,27 +96,38 @@ def train(
 
 
 def _train_on_preferences(
-    config: TrainConfig, harness: HarnessConfig, base_id: str, base_dir: Path, inputs: str, started: float
+    config: TrainConfig, harness: HarnessConfig, base_id: str, base_dir: Path, inputs: str, started: float,
+    data_gates: bool,
 ) -> TrainResult:  # fmt: skip
-    """`objective: dpo`: the start adapter, improved on preference pairs (harness.train.preferences)."""
-    from harness.train.preferences import build_dpo_trainer, read_pairs, start_model
+    """`objective: dpo`: the start adapter, improved on preference pairs (harness.train.preferences), with the
+    SFT run's data gate on golden leaks, eval-gate checkpoint choice and MLflow record."""
+    from harness.train.preferences import build_dpo_trainer, golden_leaks, read_pairs, start_model
 
     assert config.preferences.pairs is not None
-    rows = read_pairs(config.preferences.pairs)
+    pairs = read_pairs(config.preferences.pairs)
+    if data_gates and (leaks := golden_leaks(pairs, config.preferences.pairs, harness.golden_dir, harness.root)):
+        raise TrainingRefused(f"{len(leaks)} preference pair(s) repeat golden cases, which the gates would then score "
+                              "as if unseen; drop these lines (or the cases' traces) and run again:\n  "
+                              + "\n  ".join(leaks))  # fmt: skip
     tokenizer = load_tokenizer(base_dir)
-    trainer = build_dpo_trainer(config, start_model(config, load_model(config, base_dir)), tokenizer, rows,
-                                _work_dir(config))  # fmt: skip
+    gate = _eval_gate(config, harness, tokenizer, read_split(config.dataset, "val") if config.dataset.is_dir() else [])
+    if gate is None:
+        print(f"eval gate: off: no validation split in {config.dataset} (train.dataset); the last step is kept",
+              flush=True)  # fmt: skip
+    trainer = build_dpo_trainer(config, start_model(config, load_model(config, base_dir)), tokenizer,
+                                [pair.row for pair in pairs], _work_dir(config), [gate] if gate else [])  # fmt: skip
     output = trainer.train()
     if "ref" in trainer.model.peft_config:
         trainer.model.delete_adapter("ref")  # TRL's frozen reference copy: not part of the result
-    _finish(config, trainer, None, base_id)
+    final = _finish(config, trainer, gate, base_id)
     result = TrainResult(
         adapter_dir=config.output_dir, summary_path=config.output_dir / SUMMARY_FILE, warnings=[],
-        steps=int(output.global_step), seconds=time.perf_counter() - started, train_rows=len(rows), replay_rows=0,
-        tokens_per_second=0.0, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, best=None,
-        history=[],
+        steps=int(output.global_step), seconds=time.perf_counter() - started, train_rows=len(pairs), replay_rows=0,
+        tokens_per_second=0.0, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, best=final,
+        history=[e.to_json() for e in gate.history] if gate else [],
     )  # fmt: skip
     _write_summary(result, config, trainer, inputs)
+    _log_to_mlflow(result, config, harness, trainer)
     return result
 
 
@@ -273,7 +284,6 @@ def build_trainer(
     from trl import SFTConfig, SFTTrainer
 
     from harness.train.data import tokenize
-    from harness.train.eval_gate import EvalGateCallback, spread_over_labels
     from harness.train.trainer import SharedPrefixSFTTrainer
 
     args = SFTConfig(
@@ -285,14 +295,8 @@ def build_trainer(
         gradient_checkpointing=False,  # small models fit; recomputing layers costs ~30% of the step
         save_strategy="no", logging_steps=5, report_to=[], disable_tqdm=False, dataset_num_proc=None,
     )  # fmt: skip
-    callbacks: list[Any] = []
-    gate = None
-    if val_rows:
-        bars = {metric: (name, harness_threshold(harness, name)) for metric, name in config.eval_gate.gates.items()}
-        cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
-        gate = EvalGateCallback(cases=cases, settings=config.eval_gate, bars=bars, best_dir=_best_dir(config),
-                                tokenizer=tokenizer, max_new_tokens=eval_gate_budget(config, harness))  # fmt: skip
-        callbacks.append(gate)
+    gate = _eval_gate(config, harness, tokenizer, val_rows)
+    callbacks = [gate] if gate is not None else []
     trainer_class = SharedPrefixSFTTrainer if config.shared_prefix else SFTTrainer
     encoded = tokenize(tokenizer, rows)
     dataset = Dataset.from_list(encoded).shuffle(seed=config.seed)
@@ -306,6 +310,18 @@ def build_trainer(
             tuple(encoding["input_ids"]) for encoding, row in zip(encoded, rows, strict=True) if row.distilled
         )
     return trainer, gate
+
+
+def _eval_gate(config: TrainConfig, harness: HarnessConfig, tokenizer: Any, val_rows: list[dict[str, Any]]) -> Any:
+    """The callback that scores checkpoints by the suites' gates on the validation rows (None without any)."""
+    from harness.train.eval_gate import EvalGateCallback, spread_over_labels
+
+    if not val_rows:
+        return None
+    bars = {metric: (name, harness_threshold(harness, name)) for metric, name in config.eval_gate.gates.items()}
+    cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
+    return EvalGateCallback(cases=cases, settings=config.eval_gate, bars=bars, best_dir=_best_dir(config),
+                            tokenizer=tokenizer, max_new_tokens=eval_gate_budget(config, harness))  # fmt: skip
 
 
 def eval_gate_budget(config: TrainConfig, harness: HarnessConfig) -> int:
@@ -338,11 +354,13 @@ def _best_dir(config: TrainConfig) -> Path:
 
 def _finish(config: TrainConfig, trainer: Any, gate: Any, base_id: str) -> dict[str, Any] | None:
     """Put the best checkpoint (by gate score; the last one without a val split) in output_dir, atomically."""
+    from harness.train.eval_gate import save_adapter
+
     if gate is not None:
         gate.on_step_end(trainer.args, trainer.state, trainer.control, model=trainer.model)  # score the final step
     best = _best_dir(config)
     if gate is None or gate.best is None:
-        trainer.model.save_pretrained(best)
+        save_adapter(trainer.model, best)
     _record_base(best, base_id)
     staging = config.output_dir.parent / f".{config.output_dir.name}.staging"
     shutil.rmtree(staging, ignore_errors=True)
