@@ -4,11 +4,13 @@
 
 1. `harness curate`   raw Banking77 (+ out-of-scope and replay pools) -> runs/banking77/data, data gates
 2. `harness train`    LoRA adapter -> runs/banking77/adapter (refuses unless the data gates pass)
-3. `pytest suites/ --model=base`   the bar: the base model on every suite, with the cheap baselines
-4. `harness promote --adapter runs/banking77/adapter`   the suites decide; registry alias `champion`
+3. `pytest suites/ --task banking77 --model=base`   the bar: the base model on every Banking77 suite, with
+   the cheap baselines
+4. `harness promote --task banking77 --adapter runs/banking77/adapter`   the task's suites decide;
+   registry alias `champion` of its registered model
 5. `harness train --max-steps N --output-dir runs/banking77/candidate`   a deliberately weaker candidate:
    the same recipe with a quarter of the steps (on the stored frozen trunk, so only its steps cost)
-6. `harness promote --adapter runs/banking77/candidate`   refused: its own gates, and the paired
+6. `harness promote --task banking77 --adapter runs/banking77/candidate`   refused: its own gates, and the paired
    comparison with the champion
 
 Each step is the command a user would type, run as a subprocess with its output streamed. A failed gate
@@ -31,6 +33,8 @@ from typing import Any
 
 from harness import report
 
+TASK = "banking77"
+"""[tool.harness.tasks] entry whose suites decide and whose champion moves (the project holds others)."""
 ADAPTER = Path("runs/banking77/adapter")
 CANDIDATE = Path("runs/banking77/candidate")
 CANDIDATE_STEP_SHARE = 0.25
@@ -145,7 +149,8 @@ def baseline_rows(base: dict[str, Any] | None) -> list[tuple[str, str, str, str]
 
 def promote(adapter: Path) -> tuple[Step, Path | None]:
     started = time.time()
-    step = run(f"promote {adapter.name}", harness_command("promote", "--adapter", str(adapter)), ok=(0, 1))
+    command = harness_command("promote", "--task", TASK, "--adapter", str(adapter))
+    step = run(f"promote {adapter.name}", command, ok=(0, 1))
     return step, newest_report(f"*promote-{adapter.name}*", started)
 
 
@@ -170,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = [run("curate", harness_command("curate", "--config", args.config))]
     steps.append(run("train", harness_command("train", "--config", args.config)))
     base_dir = Path("reports") / report.run_dir_name("demo-base")
-    steps.append(run("base suites", [sys.executable, "-m", "pytest", "suites/", "--model=base",
+    steps.append(run("base suites", [sys.executable, "-m", "pytest", "suites/", "--task", TASK, "--model=base",
                                      f"--report-dir={base_dir}", "-q"], ok=(0, 1)))  # fmt: skip
     base = read_json(base_dir / "results.json")
     stop_if_broken("base suites", base)

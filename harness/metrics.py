@@ -248,6 +248,65 @@ def json_schema_ok(output: Output, schema: Mapping[str, Any]) -> bool:
     return ok and validator(schema).is_valid(value)
 
 
+JSON_REL_TOL = 1e-3
+"""`json_equals`' default tolerance on numbers: an extractor writing 0.1667 for one sixth is right."""
+
+
+def json_equals(output: Output, value: Any, unordered: bool = False, casefold: bool = False,
+                rel_tol: float = JSON_REL_TOL) -> bool:  # fmt: skip
+    """Whether the output's JSON (fences allowed) equals `value`: numbers within `rel_tol` of each other,
+    strings compared casefolded with `casefold`,
+    arrays as multisets with `unordered` (an extraction's items in any order)."""
+    ok, found = _parse_json(output)
+    return ok and _json_same(found, value, unordered, casefold, rel_tol)
+
+
+def json_items_f1(output: Output, spec: Mapping[str, Any]) -> float:
+    """F1 of the items of the output's JSON array against those of a `json_equals` spec's array, compared
+    as that spec compares them (its `casefold` and `rel_tol`), each item matched at most once: partial
+    credit for an extraction. Output that is not a JSON array scores 0; an empty expected array scores 1
+    only for an empty answer."""
+    value, casefold, rel_tol = spec["value"], spec.get("casefold", False), spec.get("rel_tol", JSON_REL_TOL)
+    ok, found = _parse_json(output)
+    if not ok or not isinstance(found, list):
+        return 0.0
+    if not found and not value:
+        return 1.0
+    unmatched = list(value)
+    hits = 0
+    for item in found:
+        match = next((i for i, want in enumerate(unmatched) if _json_same(item, want, True, casefold, rel_tol)), None)
+        if match is not None:
+            unmatched.pop(match)
+            hits += 1
+    return 2 * hits / (len(found) + len(value))
+
+
+def _json_same(found: Any, want: Any, unordered: bool, casefold: bool, rel_tol: float) -> bool:
+    if isinstance(want, bool) or isinstance(found, bool):
+        return found is want
+    if isinstance(want, int | float):
+        return isinstance(found, int | float) and math.isclose(found, want, rel_tol=rel_tol, abs_tol=1e-12)
+    if isinstance(want, str):
+        return isinstance(found, str) and (found.casefold() == want.casefold() if casefold else found == want)
+    if isinstance(want, dict):
+        return isinstance(found, dict) and found.keys() == want.keys() and all(
+            _json_same(found[key], want[key], unordered, casefold, rel_tol) for key in want)  # fmt: skip
+    if isinstance(want, list):
+        if not isinstance(found, list) or len(found) != len(want):
+            return False
+        if not unordered:
+            return all(_json_same(f, w, unordered, casefold, rel_tol) for f, w in zip(found, want, strict=True))
+        left = list(found)
+        for w in want:
+            match = next((i for i, f in enumerate(left) if _json_same(f, w, unordered, casefold, rel_tol)), None)
+            if match is None:
+                return False
+            left.pop(match)
+        return True
+    return found == want
+
+
 # --- IFEval-style instruction checks -------------------------------------------------------------------
 
 
@@ -316,6 +375,7 @@ CHECKS: Mapping[str, Callable[..., bool]] = {
         number_equals,
         json_valid,
         json_schema_ok,
+        json_equals,
     )
 }
 """Checks by the name JSON specs use for them."""

@@ -426,11 +426,30 @@ def test_generation_settings_are_frozen_with_the_set(root: Path) -> None:
     assert not status.ok and status.changed == ["a/generation.toml"]
 
 
+def test_a_sets_answer_schema_is_frozen_with_it_and_checked_as_a_schema(root: Path) -> None:
+    write_set(root, "a", case("1"))
+    schema = root / "a" / "schema.json"
+    schema.write_text('{"type": "array"}\n')
+    lock = freeze(root, "first freeze")
+    assert lock.files["a/schema.json"].cases == 0 and verify(root).ok
+    schema.write_text('{"type": "object"}\n')
+    status = verify(root)
+    assert not status.ok and status.changed == ["a/schema.json"]
+    schema.write_text('{"type": "no-such-type"}\n')
+    with pytest.raises(GoldenError, match=r"golden/a/schema\.json: not a valid JSON schema: .*; fix the file"):
+        freeze(root, "with a broken schema")
+    schema.write_text('{"type": ')
+    with pytest.raises(GoldenError, match=r"golden/a/schema\.json: not JSON"):
+        freeze(root, "with a file that is not JSON")
+
+
 def test_every_shipped_set_a_suite_generates_for_fixes_its_budget() -> None:
     """The suites pass `**cases.generation` and state no budget of their own."""
     from harness.golden import generation_settings
 
-    for name, budget in (("banking77", 20), ("ood", 20), ("injection", 20), ("multilingual", 20), ("regression", 64)):
+    shipped = (("banking77", 20), ("ood", 20), ("injection", 20), ("multilingual", 20), ("regression", 64),
+               ("quantities", 128))  # fmt: skip
+    for name, budget in shipped:
         assert generation_settings(REPO / "golden", name) == {"max_new_tokens": budget}
     suites = "".join(path.read_text() for path in (REPO / "suites").glob("test_*.py"))
     assert "max_new_tokens" not in suites

@@ -206,6 +206,52 @@ def test_json_with_keys_needs_an_object() -> None:
     assert not metrics.json_with_keys('["a", "b"]', ["a"])
 
 
+QUANTITIES = [{"value": 2, "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]
+SPEC = {"check": "json_equals", "value": QUANTITIES, "unordered": True, "casefold": True}
+
+
+@pytest.mark.parametrize(("output", "right"), [
+    ('[{"value": 2, "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]', True),
+    ('```json\n[{"unit": "Pound Sterling", "value": 2000.0}, {"value": 2, "unit": "metre"}]\n```', True),  # order, case
+    ('[{"value": 2.001, "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]', True),  # within 0.1%
+    ('[{"value": 2.01, "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]', False),  # 0.5% off
+    ('[{"value": 2, "unit": "metre"}]', False),  # one missing
+    ('[{"value": 2, "unit": "metre"}, {"value": 2, "unit": "metre"}]', False),  # one item twice is not two
+    ('[{"value": 2, "unit": "metre", "note": "x"}, {"value": 2000, "unit": "pound sterling"}]', False),  # extra key
+    ('[{"value": "2", "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]', False),  # a string is no number
+    ("two metres and two thousand pounds", False),
+])  # fmt: skip
+def test_json_equals_compares_an_extraction_as_its_spec_says(output: str, right: bool) -> None:
+    assert metrics.run_check(output, SPEC) is right
+
+
+def test_json_equals_is_strict_without_its_options() -> None:
+    assert not metrics.json_equals('[{"value": 2000, "unit": "pound sterling"}, {"value": 2, "unit": "metre"}]',
+                                   QUANTITIES)  # order counts unless unordered  # fmt: skip
+    assert not metrics.json_equals('[{"value": 2, "unit": "Metre"}, {"value": 2000, "unit": "pound sterling"}]',
+                                   QUANTITIES)  # case counts unless casefold  # fmt: skip
+    assert not metrics.json_equals("true", 1) and metrics.json_equals("1.0", 1)  # a boolean is not a number
+
+
+@pytest.mark.parametrize(("output", "f1"), [
+    ('[{"value": 2, "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]', 1.0),
+    ('[{"value": 2, "unit": "METRE"}]', 2 / 3),  # 1 of 1 found is right, 1 of 2 expected found
+    ('[{"value": 2, "unit": "metre"}, {"value": 5, "unit": "inch"}, {"value": 2000, "unit": "dollar"}]', 2 / 5),
+    ('[{"value": 2, "unit": "metre"}, {"value": 2, "unit": "metre"}]', 1 / 2),  # a match is used once
+    ("[]", 0.0),
+    ('{"value": 2, "unit": "metre"}', 0.0),  # not an array
+    ("not json", 0.0),
+])  # fmt: skip
+def test_json_items_f1_gives_partial_credit_item_by_item(output: str, f1: float) -> None:
+    assert metrics.json_items_f1(output, SPEC) == pytest.approx(f1)
+
+
+def test_json_items_f1_of_an_empty_expectation() -> None:
+    empty = {**SPEC, "value": []}
+    assert metrics.json_items_f1("[]", empty) == 1.0
+    assert metrics.json_items_f1('[{"value": 1, "unit": "day"}]', empty) == 0.0
+
+
 def test_a_broken_schema_is_a_suite_bug_not_a_model_failure() -> None:
     from jsonschema.exceptions import SchemaError
 

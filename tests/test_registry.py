@@ -58,6 +58,17 @@ def test_registry_section_is_typed_and_checked(tmp_path: Path) -> None:
     assert HarnessConfig.load(ROOT).registry.model_name == "banking77-router"  # this repo's own setting
 
 
+def test_this_repo_ships_two_tasks_and_every_suite_decides_some_tasks_promotions() -> None:
+    """A suite in no task's list would never run in a `harness promote --task` decision."""
+    config = HarnessConfig.load(ROOT)
+    assert sorted(config.tasks) == ["banking77", "quantities"]
+    assert config.for_task("quantities").registry.model_name == "quantities-extractor"
+    assert config.for_task("banking77").registry.model_name == "banking77-router"
+    suites = {path.relative_to(ROOT).as_posix() for path in (ROOT / "suites").glob("test_*.py")}
+    assert suites == {suite for task in config.tasks.values() for suite in task.suites}
+    assert "suites/test_quantities.py" not in config.tasks["banking77"].suites
+
+
 # --- the content-addressed store ----------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ def test_suites_on_the_base_model_gate_report_and_rerun_from_cache(fresh_cache_d
     assert "harness gates" in out
     assert re.search(r"banking77\.accuracy\s+0\.\d{3}\s+\[0\.\d{3}, \d\.\d{3}\]\s+>= 0\.85\s+FAIL", out)
     assert "banking77.prompted_baseline.accuracy" in out
+    assert re.search(r"quantities\.valid_json\s+0\.\d{3}\s+\[", out)  # the second task's suite runs too
     assert "model and baseline are the same model" in out  # the regression suite skips, saying why
     run_dir = report_dir(out)
     try:

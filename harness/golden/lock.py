@@ -1,11 +1,12 @@
 """Freezing golden sets: `golden/golden.lock` pins the sha256 of every set.
 
-A score only means something on known cases. The lock records each `*.jsonl` under the golden root
-(sha256, case count, when it was frozen) and one combined `lock_hash`, so a run can say exactly which
-golden version it scored, and an edited set fails loudly until someone re-freezes it on purpose, with a
-reason that lands in code review. `lock_hash` is the sha256 of `sha256sum`-style lines ("<hash>  <path>"
-sorted by path), so file names count too and it can be recomputed with coreutils:
-`cd golden && sha256sum $(find * -name '*.jsonl' | LC_ALL=C sort) | sha256sum`.
+A score only means something on known cases. The lock records each `*.jsonl` under the golden root, and
+each set's generation settings (`generation.toml`) and answer schema (`schema.json`), since the suites
+score with them (sha256, case count, when it was frozen), and one combined `lock_hash`, so a run can say
+exactly which golden version it scored, and an edited set fails loudly until someone re-freezes it on
+purpose, with a reason that lands in code review. `lock_hash` is the sha256 of `sha256sum`-style lines
+("<hash>  <path>" sorted by path), so file names count too and it can be recomputed with coreutils:
+`cd golden && sha256sum $( (find * -name '*.jsonl'; ls */generation.toml */schema.json) | LC_ALL=C sort) | sha256sum`.
 """
 
 from __future__ import annotations
@@ -110,10 +111,16 @@ class LockStatus:
         return "\n".join(lines)
 
 
+SCHEMA_FILE = "schema.json"
+"""A set's JSON schema of the answers (golden/quantities): a suite that validates answers against it scores
+with it, so it is frozen with the cases."""
+
+
 def file_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every `*.jsonl` under root and every set's generation settings (hidden directories
-    skipped), by relative POSIX path."""
-    paths = (p for p in [*root.rglob("*.jsonl"), *root.glob(f"*/{GENERATION_FILE}")] if p.is_file())
+    """sha256 of every `*.jsonl` under root and every set's generation settings and answer schema (hidden
+    directories skipped), by relative POSIX path."""
+    settings = [*root.glob(f"*/{GENERATION_FILE}"), *root.glob(f"*/{SCHEMA_FILE}")]
+    paths = (p for p in [*root.rglob("*.jsonl"), *settings] if p.is_file())
     relative = (p.relative_to(root) for p in paths)
     return {
         rel.as_posix(): hashlib.sha256((root / rel).read_bytes()).hexdigest()
@@ -148,6 +155,21 @@ def _combine(hashes: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def schema_problems(path: Path) -> list[str]:
+    """What is wrong with a set's answer schema: not JSON, or not a valid JSON schema (named with its file)."""
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        validator_for(schema).check_schema(schema)
+    except ValueError as error:
+        return [f"{display_path(path)}: not JSON ({error}); fix the file"]
+    except SchemaError as error:
+        return [f"{display_path(path)}: not a valid JSON schema: {error.message}; fix the file"]
+    return []
+
+
 def check_sets(root: Path, names: list[str]) -> tuple[dict[str, int], list[str]]:
     """Load every golden file: (case count by case file, problems). The problems are the same wherever the
     sets are checked (freeze, verify, a suites run): malformed cases or generation settings, set names, ids
@@ -163,6 +185,10 @@ def check_sets(root: Path, names: list[str]) -> tuple[dict[str, int], list[str]]
                 generation_settings(root, path.parent.name)
             except GoldenError as exc:
                 problems += exc.problems
+            continue
+        if path.name == SCHEMA_FILE:
+            settings_files[name] = 0
+            problems += schema_problems(path)
             continue
         if path.name == CASES_FILE and path.parent.parent == root and (why := set_name_problem(path.parent.name)):
             problems.append(f"{display_path(path)}: {why}")
