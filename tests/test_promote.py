@@ -366,8 +366,8 @@ def test_tasks_are_promoted_on_their_own_suites_each_with_its_champion(
             '[tool.harness.tasks.toy]\nsuites = ["suites/test_toy.py"]\nmodel_name = "tiny-router"\n'
             '[tool.harness.tasks.other]\nsuites = ["suites/test_other.py"]\nmodel_name = "other-model"\n'
         )
-    code, out = promote(capfd, "--adapter", str(adapters["good"]), "--dry-run")  # every suite: other's fails
-    assert code == 1 and "gate(s) failed: other.done" in out, out
+    code, out = promote(capfd, "--adapter", str(adapters["good"]), "--dry-run")  # which task's champion? say
+    assert code == 2 and "this project has 2 tasks ([tool.harness.tasks]: other, toy); name the one" in out, out
 
     code, out = promote(capfd, "--adapter", str(adapters["good"]), "--task", "toy")
     assert code == 0 and "registered tiny-router version 1; alias champion -> 1" in out, out

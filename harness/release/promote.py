@@ -3,7 +3,8 @@
     harness promote --adapter runs/banking77/adapter [--task NAME] [--dry-run] [--baseline base] [--suites DIR]
 
 With --task NAME ([tool.harness.tasks.NAME]) only that task's suites decide, and its registered model and
-champion are the ones read and moved: one task's unfinished suite never blocks another task's release.
+champion are the ones read and moved: one task's unfinished suite never blocks another task's release. In a
+project of several tasks, --task is required (which champion to beat is not a guess).
 
 1. Run `pytest suites/ --model=peft:DIR --baseline=base` in a subprocess (same python), its output streamed,
    its report written to a directory named up front (`--report-dir`) with a JUnit XML beside it. With
@@ -84,6 +85,10 @@ def _run_command(args: argparse.Namespace) -> int:
     extra = tuple(a for i, a in enumerate(args.pytest_args) if not (i == 0 and a == "--"))
     options = PromoteOptions(args.adapter, args.dry_run, args.baseline, args.suites, extra)
     config = HarnessConfig.load(Path.cwd()).for_task(args.task)  # `harness` turns a HarnessError into exit 2
+    if config.task is None and len(config.tasks) > 1:
+        tasks = ", ".join(sorted(config.tasks))
+        raise UsageError(f"this project has {len(config.tasks)} tasks ([tool.harness.tasks]: {tasks}); name the one "
+                         "to promote with --task NAME: its suites decide, against its champion")  # fmt: skip
     return promote(options, config)
 
 
