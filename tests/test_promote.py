@@ -382,7 +382,8 @@ def test_tasks_are_promoted_on_their_own_suites_each_with_its_champion(
     assert pinned(parse_spec("champion:toy", config, cwd=root), config) == PeftSpec(stored.adapter_dir)
     with pytest.raises(UsageError, match=r"'champion' is ambiguous in a project of 2 tasks: name one \(champion:other"):
         pinned(parse_spec("champion", config, cwd=root), config)
-    with pytest.raises(RegistryError, match="no 'champion' in the model registry yet \\(model 'other-model'"):
+    with pytest.raises(RegistryError, match=r"no 'champion' in the model registry yet \(model 'other-model'.*"
+                                            r"`harness promote --task other --adapter DIR`"):  # fmt: skip
         pinned(parse_spec("champion:other", config, cwd=root), config)
     with pytest.raises(UsageError, match=r"no task 'toys' in \[tool.harness.tasks\] \(tasks: other, toy\); did you"):
         parse_spec("champion:toys", config, cwd=root)

@@ -287,15 +287,16 @@ def champion_adapter_dir(config: HarnessConfig) -> Path:
     """What `--model=champion` loads: the stored adapter of the version the registry's alias points to."""
     registry = Registry(config)
     champion = registry.champion()
+    hint = PROMOTE_HINT.replace("promote", f"promote --task {config.task}", 1) if config.task else PROMOTE_HINT
     if champion is None:
         raise RegistryError(
             f"no {registry.alias!r} in the model registry yet (model {registry.model_name!r} at {registry.uri}): "
-            f"promote an adapter first with `{PROMOTE_HINT}`, or name a model explicitly (--model=peft:DIR)"
+            f"promote an adapter first with `{hint}`, or name a model explicitly (--model=peft:DIR)"
         )
     if not (champion.adapter_dir / "adapter_config.json").is_file():
         raise RegistryError(
             f"{registry.model_name} version {champion.version} ({registry.alias}): its adapter "
             f"{champion.adapter_dir} is missing; restore the store dir [tool.harness.registry] store_dir, "
-            f"or promote again with `{PROMOTE_HINT}`"
+            f"or promote again with `{hint}`"
         )
     return champion.adapter_dir
