@@ -255,8 +255,8 @@ JSON_REL_TOL = 1e-3
 def json_equals(output: Output, value: Any, unordered: bool = False, casefold: bool = False,
                 rel_tol: float = JSON_REL_TOL) -> bool:  # fmt: skip
     """Whether the output's JSON (fences allowed) equals `value`: numbers within `rel_tol` of each other,
-    strings compared casefolded with `casefold`,
-    arrays as multisets with `unordered` (an extraction's items in any order)."""
+    strings compared casefolded with `casefold`, arrays as multisets with `unordered` (an extraction's
+    items in any order)."""
     ok, found = _parse_json(output)
     return ok and _json_same(found, value, unordered, casefold, rel_tol)
 
