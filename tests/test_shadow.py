@@ -188,6 +188,24 @@ def test_shadow_command_agrees_with_itself_and_refuses_another_model(
     assert "harness: refused: shadow.disagreement 1.000 [0.963, 1.000] > 0.05" in captured.err
 
 
+def test_shadow_in_a_project_of_two_tasks_asks_which_champion(
+    tiny_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # fmt: skip
+    with (tiny_project / "pyproject.toml").open("a") as pyproject:
+        pyproject.write('[tool.harness.tasks.a]\nsuites = ["suites/test_a.py"]\nmodel_name = "a-model"\n'
+                        '[tool.harness.tasks.b]\nsuites = ["suites/test_b.py"]\nmodel_name = "b-model"\n')  # fmt: skip
+    store = write_store(tiny_project, tiny_prompts())
+    capsys.readouterr()
+
+    assert main(["shadow", "--candidate", "base", "--store", str(store)]) == 2
+    ambiguous = "'champion' is ambiguous in a project of 2 tasks: name one (champion:a, champion:b)"
+    assert ambiguous in capsys.readouterr().err
+    assert main(["shadow", "--candidate", "base", "--store", str(store), "--task", "b"]) == 2
+    err = capsys.readouterr().err
+    assert "no 'champion' in the model registry yet (model 'b-model'" in err  # task b's champion was asked for
+    assert "`harness promote --task b --adapter DIR`" in err
+
+
 # --- promotion requires the shadow gate through config --------------------------------------------------
 
 TOY_SUITE = """

@@ -156,7 +156,7 @@ def drift_command(args: argparse.Namespace) -> int:
     from harness.production import drift
     from harness.production.store import TraceStore
 
-    config = HarnessConfig.load(Path.cwd())
+    config = HarnessConfig.load(Path.cwd()).for_task(args.task)
     settings = config.production
     window = TraceStore.open(args.store).recent(args.days or settings.window_days, args.max_traces or
                                                  settings.max_traces, settings.seed, args.until)  # fmt: skip
@@ -290,6 +290,9 @@ def _add_shadow(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.add_argument("--candidate", required=True, metavar="SPEC", help="the model to try (any --model form)")
     parser.add_argument("--champion", default="champion", metavar="SPEC",
                         help="the model serving now (default: champion, the registry's alias)")  # fmt: skip
+    parser.add_argument("--task", default=None, metavar="NAME",
+                        help="the task ([tool.harness.tasks]) whose champion `champion` is; needed in a project of "
+                        "several tasks")  # fmt: skip
     _store_option(parser)
     _window_options(parser)
     parser.add_argument("--system-from", default=None, metavar="SET",
@@ -311,7 +314,7 @@ def shadow_command(args: argparse.Namespace) -> int:
     from harness.production import shadow
     from harness.production.store import TraceStore
 
-    config = HarnessConfig.load(Path.cwd())
+    config = HarnessConfig.load(Path.cwd()).for_task(args.task)
     settings = config.production
     window = TraceStore.open(args.store).recent(args.days or settings.window_days, args.max_traces or
                                                  settings.max_traces, settings.seed, args.until)  # fmt: skip
