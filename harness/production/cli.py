@@ -156,7 +156,7 @@ def drift_command(args: argparse.Namespace) -> int:
     from harness.production import drift
     from harness.production.store import TraceStore
 
-    config = HarnessConfig.load(Path.cwd()).for_task(args.task)
+    config = HarnessConfig.load(Path.cwd())
     settings = config.production
     window = TraceStore.open(args.store).recent(args.days or settings.window_days, args.max_traces or
                                                  settings.max_traces, settings.seed, args.until)  # fmt: skip
