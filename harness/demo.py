@@ -33,8 +33,6 @@ from typing import Any
 
 from harness import report
 
-TASK = "banking77"
-"""[tool.harness.tasks] entry whose suites decide and whose champion moves (the project holds others)."""
 ADAPTER = Path("runs/banking77/adapter")
 CANDIDATE = Path("runs/banking77/candidate")
 CANDIDATE_STEP_SHARE = 0.25
@@ -147,9 +145,9 @@ def baseline_rows(base: dict[str, Any] | None) -> list[tuple[str, str, str, str]
     return rows
 
 
-def promote(adapter: Path) -> tuple[Step, Path | None]:
+def promote(adapter: Path, task: str) -> tuple[Step, Path | None]:
     started = time.time()
-    command = harness_command("promote", "--task", TASK, "--adapter", str(adapter))
+    command = harness_command("promote", "--task", task, "--adapter", str(adapter))
     step = run(f"promote {adapter.name}", command, ok=(0, 1))
     return step, newest_report(f"*promote-{adapter.name}*", started)
 
@@ -171,20 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="training/configs/banking77.yaml")
     args = parser.parse_args(argv)
+    from harness.curation.config import load
+
+    task = load(Path(args.config)).task  # its [tool.harness.tasks] entry: its suites decide, its champion moves
     started = time.perf_counter()
     steps = [run("curate", harness_command("curate", "--config", args.config))]
     steps.append(run("train", harness_command("train", "--config", args.config)))
     base_dir = Path("reports") / report.run_dir_name("demo-base")
-    steps.append(run("base suites", [sys.executable, "-m", "pytest", "suites/", "--task", TASK, "--model=base",
+    steps.append(run("base suites", [sys.executable, "-m", "pytest", "suites/", "--task", task, "--model=base",
                                      f"--report-dir={base_dir}", "-q"], ok=(0, 1)))  # fmt: skip
     base = read_json(base_dir / "results.json")
     stop_if_broken("base suites", base)
-    champion_step, champion_dir = promote(ADAPTER)
+    champion_step, champion_dir = promote(ADAPTER, task)
     stop_if_broken(f"promote {ADAPTER}", read_json(champion_dir / "results.json" if champion_dir else None))
     candidate_steps = max(1, round(trained_steps(ADAPTER) * CANDIDATE_STEP_SHARE))
     steps += [champion_step, run("train candidate", harness_command(
         "train", "--config", args.config, "--max-steps", str(candidate_steps), "--output-dir", str(CANDIDATE)))]
-    candidate_step, candidate_dir = promote(CANDIDATE)
+    candidate_step, candidate_dir = promote(CANDIDATE, task)
     steps.append(candidate_step)
     rows = [
         ("base (SmolLM2-135M-Instruct)", accuracy_cell(gate(base, ACCURACY_GATE)), "- (reference)", "the bar"),

@@ -45,8 +45,6 @@ from harness.errors import RegistryError, UsageError
 
 TEST_SPLIT = Path("golden/banking77/data/test.csv")
 GOLDEN_SET = "banking77"
-TASK = "banking77"
-"""[tool.harness.tasks] entry whose champion serves the traffic."""
 OOD_POOL = Path("training/data/ood/train.jsonl")
 TRAINING_CONFIG = Path("training/configs/banking77.yaml")
 """Its curate.sources say how many of OOD_POOL's rows training reads (max_rows); the rest is unseen."""
@@ -96,14 +94,16 @@ def _unloadable(spec: str) -> str | None:
 
 def _served_default() -> str:
     from harness.config import HarnessConfig
+    from harness.curation.config import load
     from harness.release.registry import champion_adapter_dir
 
+    task = load(TRAINING_CONFIG).task  # its [tool.harness.tasks] entry, whose champion serves the traffic
     try:
-        champion_adapter_dir(HarnessConfig.load(Path.cwd()).for_task(TASK))
+        champion_adapter_dir(HarnessConfig.load(Path.cwd()).for_task(task))
     except RegistryError as error:
         print(f"demo-loop: no champion yet ({error}); production serves the base model", file=sys.stderr)
         return "base"
-    return f"champion:{TASK}"
+    return f"champion:{task}"
 
 
 def run_steps(out: Path, weeks: Sequence[Path], served: str, candidate: str) -> int:
