@@ -86,11 +86,11 @@ def _turns(value: Any) -> bool:
 def golden_leaks(pairs: list[Pair], path: Path, golden_dir: Path, root: Path) -> list[str]:
     """A line per pair whose prompt repeats a golden case or an adversarial probe (exact, word 13-gram or
     MinHash near-duplicate, as curation's leakage stage finds them), naming both."""
+    from harness.curation.config import LeakageConfig, NearDupConfig
     from harness.curation.leakage import finder_for
-    from harness.curation.minhash import MinHashParams
     from harness.golden import display_path
 
-    finder = finder_for(golden_dir, 13, MinHashParams(), root, probes_from=None)
+    finder = finder_for(golden_dir, LeakageConfig().ngram, NearDupConfig().params(), root, probes_from=None)
     turns = [[turn["content"] for turn in pair.row["prompt"] if turn["role"] == "user"] for pair in pairs]
     return [f"{display_path(path)}:{pairs[index].line}: the prompt {leak.reason()}"
             for index, leak in sorted(finder.find(turns).items())]  # fmt: skip

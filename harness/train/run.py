@@ -110,7 +110,7 @@ def _train_on_preferences(
                               "as if unseen; drop these lines (or the cases' traces) and run again:\n  "
                               + "\n  ".join(leaks))  # fmt: skip
     tokenizer = load_tokenizer(base_dir)
-    gate = _eval_gate(config, harness, tokenizer, read_split(config.dataset, "val") if config.dataset.is_dir() else [])
+    gate = _eval_gate(config, harness, tokenizer, read_split(config.dataset, "val"))  # none: no val split there
     if gate is None:
         print(f"eval gate: off: no validation split in {config.dataset} (train.dataset); the last step is kept",
               flush=True)  # fmt: skip
@@ -207,10 +207,10 @@ def _unknown_labels(config: TrainConfig, task_rows: list[dict[str, Any]]) -> str
 
 def _without_golden_leaks(prompts: list[list[dict[str, str]]], harness: HarnessConfig) -> list[list[dict[str, str]]]:
     """Replay chats skip curation, so they get its leakage check here: no turn may repeat a golden case."""
+    from harness.curation.config import LeakageConfig, NearDupConfig
     from harness.curation.leakage import finder_for
-    from harness.curation.minhash import MinHashParams
 
-    finder = finder_for(harness.golden_dir, 13, MinHashParams(), harness.root)
+    finder = finder_for(harness.golden_dir, LeakageConfig().ngram, NearDupConfig().params(), harness.root)
     leaks = finder.find([[turn["content"] for turn in chat] for chat in prompts])
     for index, leak in sorted(leaks.items()):
         print(f"replay: dropped prompt {index + 1}: {leak.detail} as {leak.golden.case_id}", flush=True)
