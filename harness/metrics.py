@@ -272,14 +272,7 @@ def json_items_f1(output: Output, spec: Mapping[str, Any]) -> float:
         return 0.0
     if not found and not value:
         return 1.0
-    unmatched = list(value)
-    hits = 0
-    for item in found:
-        match = next((i for i, want in enumerate(unmatched) if _json_same(item, want, True, casefold, rel_tol)), None)
-        if match is not None:
-            unmatched.pop(match)
-            hits += 1
-    return 2 * hits / (len(found) + len(value))
+    return 2 * _matched(found, value, casefold, rel_tol) / (len(found) + len(value))
 
 
 def _json_same(found: Any, want: Any, unordered: bool, casefold: bool, rel_tol: float) -> bool:
@@ -297,14 +290,20 @@ def _json_same(found: Any, want: Any, unordered: bool, casefold: bool, rel_tol: 
             return False
         if not unordered:
             return all(_json_same(f, w, unordered, casefold, rel_tol) for f, w in zip(found, want, strict=True))
-        left = list(found)
-        for w in want:
-            match = next((i for i, f in enumerate(left) if _json_same(f, w, unordered, casefold, rel_tol)), None)
-            if match is None:
-                return False
-            left.pop(match)
-        return True
+        return _matched(found, want, casefold, rel_tol) == len(want)
     return found == want
+
+
+def _matched(found: list[Any], want: list[Any], casefold: bool, rel_tol: float) -> int:
+    """How many items of `found` pair off with items of `want` (in any order), each used at most once."""
+    unmatched = list(want)
+    count = 0
+    for item in found:
+        match = next((i for i, w in enumerate(unmatched) if _json_same(item, w, True, casefold, rel_tol)), None)
+        if match is not None:
+            unmatched.pop(match)
+            count += 1
+    return count
 
 
 # --- IFEval-style instruction checks -------------------------------------------------------------------
