@@ -140,3 +140,61 @@ def test_a_dir_that_is_not_a_curated_dataset_is_a_usage_error(project):
     result = run(project, "--dataset=nowhere")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--dataset=nowhere: nowhere: no such directory*"])
+
+
+ANSWERS = [("the tank holds {} litres", "litre"), ("we walked {} kilometres today", "kilometre"),
+           ("the parcel weighs {} kilograms", "kilogram"), ("the film lasted {} minutes", "minute")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def extraction_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset of free-text answers (`answer_field`: JSON, as an extractor answers), curated by the real
+    pipeline, plus one row whose answer is missing."""
+    root = tmp_path_factory.mktemp("extract")
+    (root / "pyproject.toml").write_text('[project]\nname = "toy"\n')
+    _write_golden(root)
+    rows = [{"text": template.format(n), "answer": json.dumps([{"value": n, "unit": unit}])}
+            for template, unit in ANSWERS for n in range(3, 15)]  # fmt: skip
+    rows.append({"text": "the bottle holds 2 litres"})
+    (root / "raw.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "toy.yaml").write_text("task: toy\ncurate:\n  sources:\n    - path: raw.jsonl\n      label_field: null\n"
+                                   "      answer_field: answer\n  output_dir: out\n  semantic:\n    enabled: false\n"
+                                   "  near_dup:\n    enabled: false\n")  # fmt: skip
+    result = pipeline.curate(curation_config.load(root / "toy.yaml"))
+    assert sum(result.curation["splits"].values()) == 48, "every row with an answer survives curation"
+    rejected = [json.loads(line) for line in (result.output_dir / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["reason"]) for r in rejected] == [
+        ("raw.jsonl:49", "field 'answer' missing — every row needs its answer as text")]
+    return result.output_dir
+
+
+def test_free_text_answers_are_curated_as_chats_without_labels(extraction_dir):
+    rows = [json.loads(line) for name in ("train", "val", "test")
+            for line in (extraction_dir / f"{name}.jsonl").read_text().splitlines()]  # fmt: skip
+    assert all(row["label"] is None for row in rows)
+    first = next(row for row in rows if row["messages"][0]["content"] == "the tank holds 3 litres")
+    assert json.loads(first["messages"][-1]["content"]) == [{"value": 3, "unit": "litre"}]
+
+
+def test_a_dataset_of_free_text_answers_skips_the_class_gates_and_passes(pytester, extraction_dir):
+    pytester.makepyprojecttoml(GATES)
+    _write_golden(pytester.path)
+    freeze(pytester.path / "golden", "toy golden set for the data suite tests")
+    suites = pytester.path / "suites" / "data"
+    suites.mkdir(parents=True)
+    shutil.copy(ROOT / "suites" / "data" / "test_dataset.py", suites / "test_dataset.py")
+    shutil.copytree(extraction_dir, pytester.path / "data")
+    result = pytester.runpytest("suites/data", "-p", "no:cacheprovider", "--dataset=data", "-rs")
+    result.assert_outcomes(passed=4, skipped=2)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*the answers are free text (answer_field), so there are no classes to count*"])
+
+
+def test_a_source_with_both_a_label_and_an_answer_field_is_a_config_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "toy"\n')
+    (tmp_path / "raw.jsonl").write_text("")
+    (tmp_path / "toy.yaml").write_text("task: toy\ncurate:\n  sources:\n    - path: raw.jsonl\n"
+                                       "      answer_field: answer\n")  # fmt: skip
+    with pytest.raises(curation_config.CurationError,
+                       match=r"toy.yaml:5: curate.sources\[0\].answer_field: .*set label_field: null"):  # fmt: skip
+        curation_config.load(tmp_path / "toy.yaml")

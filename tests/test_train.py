@@ -210,6 +210,7 @@ def test_training_refuses_to_start_without_data_suites(tmp_path: Path) -> None:
         ("train: {adapter: {target_modules: q_proj}}", r"train.adapter.target_modules must be a list"),
         ("task: x", r"needs a `train:` section"),
         ("train: {eval_gate: {golden_set: b, max_new_tokens: 5}}", r"sets golden_set and max_new_tokens"),
+        ("train: {eval_gate: {gates: {f1: x.f1}}}", r"unknown metric\(s\) \['f1'\]; use \('accuracy'"),
     ],
 )
 def test_config_errors_name_the_file_and_the_key(tmp_path: Path, body: str, message: str) -> None:
@@ -335,6 +336,34 @@ def test_the_eval_gate_answers_with_its_golden_sets_budget(tmp_path: Path) -> No
     for eval_gate, budget in (("{golden_set: router}", 7), ("{max_new_tokens: 5}", 5), ("{every_steps: 2}", 64)):
         path = _write_config(tmp_path / "t.yaml", f"train: {{eval_gate: {eval_gate}}}\n")
         assert eval_gate_budget(load_train_config(path, tmp_path), harness) == budget
+
+
+def test_the_eval_gates_check_metric_applies_the_golden_sets_own_check(tmp_path: Path) -> None:
+    """An extractor's validation answers are scored as its suite scores them: the golden set's json_equals,
+    with each row's answer as the expected value (items in any order, units casefolded)."""
+    from harness.golden import GoldenCase, write_file
+    from harness.train.data import ValCase
+    from harness.train.eval_gate import score_answers
+    from harness.train.run import _golden_check
+
+    spec = {"check": "json_equals", "value": [{"value": 1, "unit": "metre"}], "unordered": True, "casefold": True}
+    (tmp_path / "golden" / "qty").mkdir(parents=True)
+    write_file(tmp_path / "golden" / "qty" / "cases.jsonl", [GoldenCase(id="q-1", input="1 m", expected=spec)])
+    harness = HarnessConfig(root=tmp_path)
+    path = _write_config(tmp_path / "t.yaml", "train: {eval_gate: {golden_set: qty, gates: {check: qty.exact}}}\n")
+    check = _golden_check(load_train_config(path, tmp_path), harness)
+    assert check == {"check": "json_equals", "unordered": True, "casefold": True}
+
+    answer = '[{"value": 2, "unit": "litre"}, {"value": 3.0, "unit": "Metre"}]'
+    cases = [ValCase("a", [], answer), ValCase("b", [], answer), ValCase("c", [], "[]")]
+    answers = ['[{"value": 3, "unit": "metre"}, {"value": 2, "unit": "litre"}]', '[{"value": 2, "unit": "litre"}]',
+               "There are no quantities."]  # fmt: skip
+    (result,) = score_answers(answers, cases, {"check": ("qty.exact", 0.5)}, check)
+    assert result.value == pytest.approx(1 / 3) and result.lower < result.value
+
+    labels_only = _write_config(tmp_path / "l.yaml", "train: {eval_gate: {gates: {check: qty.exact}}}\n")
+    with pytest.raises(TrainConfigError, match="name the set in train.eval_gate.golden_set"):
+        _golden_check(load_train_config(labels_only, tmp_path), harness)
 
 
 def test_two_runs_in_one_process_each_log_to_their_own_project(tmp_path: Path, tiny_model_dir: Path) -> None:

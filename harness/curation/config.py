@@ -34,6 +34,9 @@ class SourceConfig:
     format: str = "auto"  # csv | jsonl | hf; auto: by extension, a directory is hf
     text_field: str = "text"
     label_field: str | None = "label"
+    answer_field: str | None = None
+    """The assistant's answer as free text (an extraction or generation task), instead of a class label: such
+    rows carry no label, so nothing is stratified, counted or checked per class. Needs label_field: null."""
     messages_field: str = "messages"  # a JSONL/hf row holding this field is already a chat
     split: str | None = None  # for a saved DatasetDict: which split
     max_rows: int | None = None  # only the first N rows (a pool larger than the task needs)
@@ -318,6 +321,9 @@ def _path_problems(curation: Curation) -> list[Problem]:
             problems.append((("curate", "sources", i, "path"), f"{source.path} does not exist — fix the path"))
         if source.format not in ("auto", "csv", "jsonl", "hf"):
             problems.append((("curate", "sources", i, "format"), f"{source.format!r}: use auto, csv, jsonl or hf"))
+        if source.answer_field is not None and source.label_field is not None:
+            problems.append((("curate", "sources", i, "answer_field"), "a row's answer is either a class label or "
+                             "free text: with answer_field, set label_field: null"))
         if names.count(names[i]) > 1:
             problems.append((("curate", "sources", i, "path"), f"two sources named {names[i]}: row ids would clash"))
     for keys, path in ((("curate", "labels"), c.labels), (("curate", "prompt", "system_from"), c.prompt.system_from)):

@@ -50,6 +50,13 @@ class CuratedDataset:
         return [row for name in SPLITS for row in self.splits.get(name, [])]
 
     @property
+    def has_classes(self) -> bool:
+        """Whether the answers are class labels: False when every source of the curation run gave free-text
+        answers (`answer_field`: an extraction or generation task), which have no classes to count."""
+        sources = (self.curation.get("parameters") or {}).get("sources") or []
+        return not sources or any(source.get("answer_field") is None for source in sources)
+
+    @property
     def labels(self) -> list[str] | None:
         """The configured label list from curation.json, if the run had one."""
         labels = self.curation.get("labels")

@@ -35,6 +35,7 @@ class SourceRow:
     raw: dict[str, Any]
     text: str | None = None
     label: str | None = None
+    answer: str | None = None  # free-text answer (answer_field): the assistant turn of a row with no label
     messages: list[Any] | None = None  # set for rows that are already chats
     problem: str | None = None
 

@@ -1,8 +1,9 @@
 """Stage 1, schema: source rows → chat examples, each checked before any other stage sees it.
 
-A text/label row becomes [system?, user: text, assistant: label]. The system prompt is the golden set's
-own (`prompt.system_from`), verbatim, so the model is trained on exactly the prompt it is evaluated with.
-A chat row passes through as it is. Either way the conversation must start with a system or user turn,
+A text/label row becomes [system?, user: text, assistant: label]; a text/answer row (`answer_field`, an
+extraction or generation task) [system?, user: text, assistant: answer], with no label. The system prompt
+is the golden set's own (`prompt.system_from`), verbatim, so the model is trained on exactly the prompt it
+is evaluated with. A chat row passes through as it is. Either way the conversation must start with a system or user turn,
 alternate user/assistant after that, end on an assistant turn, have no empty turn, fit the length
 bounds, and carry a known label when a label list is configured.
 """
@@ -72,10 +73,11 @@ def _conversation(row: SourceRow, system: str | None) -> tuple[list[Message], st
     text = (row.text or "").strip()  # surrounding whitespace (train.csv has "\n..." rows) is not content
     if not text:
         return [], "empty text"
-    if not row.label:
-        return [], "empty label"
+    answer = row.label if row.answer is None else row.answer.strip()
+    if not answer:
+        return [], "empty label" if row.answer is None else "empty answer"
     head: list[Message] = [{"role": "system", "content": system}] if system else []
-    return [*head, {"role": "user", "content": text}, {"role": "assistant", "content": row.label}], None
+    return [*head, {"role": "user", "content": text}, {"role": "assistant", "content": answer}], None
 
 
 def _as_messages(value: Any) -> tuple[list[Message], str | None]:

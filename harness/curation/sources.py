@@ -57,9 +57,9 @@ def _read_csv(path: Path, source: SourceConfig, shown: str) -> Iterator[SourceRo
     reader = csv.DictReader(io.StringIO(text, newline=""),
                             delimiter="\t" if path.suffix.lower() == ".tsv" else ",")  # fmt: skip
     header = reader.fieldnames or []
-    for name in (source.text_field, source.label_field):
+    for name in (source.text_field, source.label_field, source.answer_field):
         if name is not None and name not in header:
-            fix = "set text_field / label_field in the source's config"
+            fix = "set text_field / label_field / answer_field in the source's config"
             raise CurationError(f"{display_path(path)}:1: no column '{name}' in the header {header} — {fix}")
     start = reader.line_num + 1
     for record in reader:  # a quoted field may span lines: the row's line is where it starts
@@ -140,6 +140,13 @@ def _fill(row: SourceRow, obj: dict[str, Any], source: SourceConfig) -> None:
             row.problem = f"field '{source.label_field}' missing — add the label or set label_field: null"
         elif label is not None:
             row.label = str(label).strip()
+    if source.answer_field is not None and row.messages is None:
+        answer = obj.get(source.answer_field)
+        if not isinstance(answer, str):
+            what = "missing" if answer is None else f"{type(answer).__name__}, not text"
+            row.problem = f"field '{source.answer_field}' {what} — every row needs its answer as text"
+        else:
+            row.answer = answer
 
 
 def _read_text(path: Path) -> str:

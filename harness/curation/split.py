@@ -2,7 +2,8 @@
 
 scikit-learn's StratifiedGroupKFold cuts the rows into k equal folds (k = 10 for 80/10/10) that keep each
 label's share, never putting two rows of one group in different folds; whole folds then make up train,
-val and test. Rows without a group are a group of their own; kept near-duplicates and paraphrases
+val and test. Rows without a label (an extraction task's free-text answers, `answer_field`) are one class,
+so they are split at random. Rows without a group are a group of their own; kept near-duplicates and paraphrases
 (`drop: false`) share one, so no split ever holds a near-copy of another split's row.
 """
 

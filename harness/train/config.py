@@ -18,6 +18,10 @@ from harness.errors import UsageError
 
 METHODS = ("lora", "dora", "qlora")
 REPLAY_LOSSES = ("answers", "distill")
+EVAL_METRICS = ("accuracy", "macro_f1", "check")
+"""What the eval gate can gate on. accuracy and macro_f1 compare labels (a classifier); check is the share of
+answers that pass the golden set's own check with the row's answer as its expected value (an extractor's
+`json_equals`)."""
 
 
 class TrainConfigError(UsageError):
@@ -220,6 +224,8 @@ def _check(config: TrainConfig) -> None:
     if config.eval_gate.golden_set is not None and config.eval_gate.max_new_tokens is not None:
         raise TrainConfigError(f"{where}: train.eval_gate sets golden_set and max_new_tokens; the set's "
                                "generation.toml fixes the budget, so drop max_new_tokens")  # fmt: skip
+    if unknown := sorted(set(config.eval_gate.gates) - set(EVAL_METRICS)):
+        raise TrainConfigError(f"{where}: train.eval_gate.gates: unknown metric(s) {unknown}; use {EVAL_METRICS}")
     if config.replay.distill_weight <= 0:
         raise TrainConfigError(f"{where}: train.replay.distill_weight = {config.replay.distill_weight} must be > 0")
     if config.replay.loss == "distill" and not config.shared_prefix:

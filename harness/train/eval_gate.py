@@ -9,9 +9,10 @@ bar. Training may stop early once every gate clears its bar by `stop_margin`.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,10 +21,9 @@ from typing import Any
 from transformers import TrainerCallback
 
 from harness import metrics, stats
-from harness.train.config import EvalGateSettings
+from harness.train.config import EVAL_METRICS, EvalGateSettings
 from harness.train.data import ValCase
 
-METRICS = ("accuracy", "macro_f1")
 BOOTSTRAP_RESAMPLES = 500
 
 
@@ -77,9 +77,11 @@ def spread_over_labels(cases: Sequence[ValCase], limit: int | None) -> list[ValC
 
 
 def score_answers(
-    answers: Sequence[str], cases: Sequence[ValCase], bars: dict[str, tuple[str, float]]
-) -> list[GateCheck]:
-    """The gated metrics of one evaluation: accuracy with its Wilson bound, macro-F1 with a bootstrap bound."""
+    answers: Sequence[str], cases: Sequence[ValCase], bars: dict[str, tuple[str, float]],
+    check: Mapping[str, Any] | None = None,
+) -> list[GateCheck]:  # fmt: skip
+    """The gated metrics of one evaluation: accuracy and check with their Wilson bounds, macro-F1 with a
+    bootstrap bound. `check` is the golden set's check spec without its value (`check_template`)."""
     correct = [metrics.label_match(a, c.label) for a, c in zip(answers, cases, strict=True)]
     labels = sorted({metrics.normalise_label(c.label) for c in cases})
     code = {label: i for i, label in enumerate(labels)}
@@ -96,10 +98,32 @@ def score_answers(
 
             value = f1(range(len(cases)))
             lower = stats.bootstrap_statistic_interval(len(cases), f1, n_resamples=BOOTSTRAP_RESAMPLES)[0]
+        elif metric == "check" and check is not None:
+            passed = [metrics.run_check(a, {**check, "value": expected_value(c.label)})
+                      for a, c in zip(answers, cases, strict=True)]  # fmt: skip
+            value = sum(passed) / len(passed)
+            lower = stats.wilson_interval(sum(passed), len(passed))[0]
+        elif metric == "check":
+            raise ValueError("eval_gate.gates: the check metric needs eval_gate.golden_set, whose check it applies")
         else:
-            raise ValueError(f"eval_gate.gates: unknown metric {metric!r}; known: {METRICS}")
+            raise ValueError(f"eval_gate.gates: unknown metric {metric!r}; known: {EVAL_METRICS}")
         checks.append(GateCheck(gate=gate, metric=metric, value=value, lower=lower, bar=bar))
     return checks
+
+
+def check_template(cases: Sequence[Any]) -> dict[str, Any] | None:
+    """A golden set's check spec with its value left out (the first case's; None when its cases expect a
+    plain label): the eval gate fills in each validation row's answer, so it checks as the suite does."""
+    spec = next((case.expected for case in cases if isinstance(case.expected, dict)), None)
+    return None if spec is None else {key: value for key, value in spec.items() if key != "value"}
+
+
+def expected_value(answer: str) -> Any:
+    """A validation row's answer as a check's expected value: its JSON when it is JSON, else the text."""
+    try:
+        return json.loads(answer)
+    except ValueError:
+        return answer
 
 
 @dataclass
@@ -114,6 +138,8 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
     tokenizer: Any
     max_new_tokens: int
     """The answers' budget (`harness.train.run.eval_gate_budget`: the golden set's, as the suites ask)."""
+    check: dict[str, Any] | None = None
+    """The golden set's check without its value, for the `check` metric (`check_template`)."""
     history: list[Evaluation] = field(default_factory=list)
     best: Evaluation | None = None
 
@@ -131,8 +157,8 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
             return
         started = time.perf_counter()
         answers = generate_answers(model, self.tokenizer, self.cases, self.max_new_tokens)
-        evaluation = Evaluation(step, score_answers(answers, self.cases, self.bars), time.perf_counter() - started,
-                                len(self.cases))  # fmt: skip
+        checks = score_answers(answers, self.cases, self.bars, self.check)
+        evaluation = Evaluation(step, checks, time.perf_counter() - started, len(self.cases))
         self.history.append(evaluation)
         improved = self.best is None or evaluation.score > self.best.score
         if improved:

@@ -321,7 +321,28 @@ def _eval_gate(config: TrainConfig, harness: HarnessConfig, tokenizer: Any, val_
     bars = {metric: (name, harness_threshold(harness, name)) for metric, name in config.eval_gate.gates.items()}
     cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
     return EvalGateCallback(cases=cases, settings=config.eval_gate, bars=bars, best_dir=_best_dir(config),
-                            tokenizer=tokenizer, max_new_tokens=eval_gate_budget(config, harness))  # fmt: skip
+                            tokenizer=tokenizer, max_new_tokens=eval_gate_budget(config, harness),
+                            check=_golden_check(config, harness))  # fmt: skip
+
+
+def _golden_check(config: TrainConfig, harness: HarnessConfig) -> dict[str, Any] | None:
+    """The eval gate's golden set's check, for the `check` metric; an error when that metric has none to use."""
+    from harness.golden import GoldenError, load_set
+    from harness.train.eval_gate import check_template
+
+    if "check" not in config.eval_gate.gates:
+        return None
+    name = config.eval_gate.golden_set
+    where = f"{config.source}: train.eval_gate.gates.check"
+    if name is None:
+        raise TrainConfigError(f"{where} applies a golden set's check: name the set in train.eval_gate.golden_set")
+    try:
+        template = check_template(load_set(harness.golden_dir, name))
+    except GoldenError as error:
+        raise TrainConfigError(f"{where}: {error}") from None
+    if template is None:
+        raise TrainConfigError(f"{where}: golden set {name!r} expects plain labels, not a check; gate on accuracy")
+    return template
 
 
 def eval_gate_budget(config: TrainConfig, harness: HarnessConfig) -> int:

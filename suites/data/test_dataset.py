@@ -8,6 +8,8 @@ from the rows themselves. Bars live in [tool.harness.gates] (data.*). Without --
 they never load a model.
 """
 
+import pytest
+
 from harness import gate
 from harness.curation import checks
 
@@ -39,6 +41,7 @@ def test_enough_examples(dataset):
 
 def test_enough_examples_per_class(dataset):
     """Every class (every configured label) has enough training rows to be learnt."""
+    _skip_without_classes(dataset)
     counts = checks.class_counts(dataset, "train")
     assert counts, f"{dataset.path}: no labelled training rows"
     smallest = min(counts, key=lambda label: (counts[label], label))
@@ -48,6 +51,7 @@ def test_enough_examples_per_class(dataset):
 
 def test_classes_balanced(dataset):
     """The smallest class has at least a set share of the largest one's training rows (imbalance bound)."""
+    _skip_without_classes(dataset)
     counts = checks.class_counts(dataset, "train")
     assert counts, f"{dataset.path}: no labelled training rows"
     smallest = min(counts, key=lambda label: (counts[label], label))
@@ -55,3 +59,8 @@ def test_classes_balanced(dataset):
     balance = counts[smallest] / counts[largest] if counts[largest] else 0.0
     case = checks.RowCase(f"train:{smallest}/{largest}", f"{counts[smallest]} vs {counts[largest]} rows", None)
     gate.at_least("data.min_balance", [balance], cases=[case])
+
+
+def _skip_without_classes(dataset):
+    if not dataset.has_classes:
+        pytest.skip(f"{dataset.path}: the answers are free text (answer_field), so there are no classes to count")
