@@ -3,9 +3,9 @@
 A text/label row becomes [system?, user: text, assistant: label]; a text/answer row (`answer_field`, an
 extraction or generation task) [system?, user: text, assistant: answer], with no label. The system prompt
 is the golden set's own (`prompt.system_from`), verbatim, so the model is trained on exactly the prompt it
-is evaluated with. A chat row passes through as it is. Either way the conversation must start with a system or user turn,
-alternate user/assistant after that, end on an assistant turn, have no empty turn, fit the length
-bounds, and carry a known label when a label list is configured.
+is evaluated with. A chat row passes through as it is. Either way the conversation must start with a
+system or user turn, alternate user/assistant after that, end on an assistant turn, have no empty turn,
+fit the length bounds, and carry a known label when a label list is configured.
 """
 
 from __future__ import annotations
