@@ -63,14 +63,18 @@ def _write_golden(root: Path) -> None:
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, curated_dir: Path) -> pytest.Pytester:
-    """A project with the repo's data suite, a frozen golden set, data gate bars and a copy of the dataset."""
+    return _project_with(pytester, curated_dir)
+
+
+def _project_with(pytester: pytest.Pytester, dataset: Path) -> pytest.Pytester:
+    """A project with the repo's data suite, a frozen golden set, data gate bars and a copy of `dataset`."""
     pytester.makepyprojecttoml(GATES)
     _write_golden(pytester.path)
     freeze(pytester.path / "golden", "toy golden set for the data suite tests")
     suites = pytester.path / "suites" / "data"
     suites.mkdir(parents=True)
     shutil.copy(ROOT / "suites" / "data" / "test_dataset.py", suites / "test_dataset.py")
-    shutil.copytree(curated_dir, pytester.path / "data")
+    shutil.copytree(dataset, pytester.path / "data")
     return pytester
 
 
@@ -177,13 +181,7 @@ def test_free_text_answers_are_curated_as_chats_without_labels(extraction_dir):
 
 
 def test_a_dataset_of_free_text_answers_skips_the_class_gates_and_passes(pytester, extraction_dir):
-    pytester.makepyprojecttoml(GATES)
-    _write_golden(pytester.path)
-    freeze(pytester.path / "golden", "toy golden set for the data suite tests")
-    suites = pytester.path / "suites" / "data"
-    suites.mkdir(parents=True)
-    shutil.copy(ROOT / "suites" / "data" / "test_dataset.py", suites / "test_dataset.py")
-    shutil.copytree(extraction_dir, pytester.path / "data")
+    _project_with(pytester, extraction_dir)
     result = pytester.runpytest("suites/data", "-p", "no:cacheprovider", "--dataset=data", "-rs")
     result.assert_outcomes(passed=4, skipped=2)
     assert result.ret == 0
