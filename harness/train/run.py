@@ -76,6 +76,7 @@ def train(
         print(f"lint: {warning}", flush=True)
     if strict and warnings:
         raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
+    _golden_check(config, harness)  # a wrong eval_gate.golden_set stops here, before replay and the model load
     replay = _replay(config, harness, len(train_rows), train_rows)
     model = load_model(config, base_dir)
     rows = [task_row(r) for r in train_rows] + replay
