@@ -102,7 +102,7 @@ def run_variant(args: argparse.Namespace, cap: float) -> dict[str, Any]:
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(chats), processing_class=tokenizer,
                              peft_config=_peft_config(config, model), callbacks=[curve])  # fmt: skip
     else:
-        trainer, _ = build_trainer(config, harness, model, tokenizer, [task_row(r) for r in train_rows], [])
+        trainer = build_trainer(config, harness, model, tokenizer, [task_row(r) for r in train_rows])
         trainer.add_callback(curve)
     curve.started = time.perf_counter()  # the frozen trunk's pass happens inside train(): it is counted
     trainer.train()

@@ -88,7 +88,7 @@ def run_variant(variant: str, steps: int, batch_size: int, n_val: int, out: Path
         trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                              peft_config=lora)  # fmt: skip
     else:
-        trainer, _ = build_trainer(config, harness, model, tokenizer, [task_row(r) for r in rows], [])
+        trainer = build_trainer(config, harness, model, tokenizer, [task_row(r) for r in rows])
     tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     started = time.perf_counter()
     trainer.train()

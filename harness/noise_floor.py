@@ -81,7 +81,7 @@ def train_null_adapter(
     config.seed = config.seed if seed is None else seed
     base_id, base_dir = base_model(config, harness)
     rows = _replay(config, harness, steps * config.batch_size * config.gradient_accumulation_steps)
-    trainer, _ = build_trainer(config, harness, load_model(config, base_dir), load_tokenizer(base_dir), rows, [])
+    trainer = build_trainer(config, harness, load_model(config, base_dir), load_tokenizer(base_dir), rows)
     trainer.train()
     _finish(config, trainer, None, base_id)
     return output_dir

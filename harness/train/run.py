@@ -76,11 +76,11 @@ def train(
         print(f"lint: {warning}", flush=True)
     if strict and warnings:
         raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
-    _golden_check(config, harness)  # a wrong eval_gate.golden_set stops here, before replay and the model load
+    gate = _eval_gate(config, harness, tokenizer, val_rows)  # a bad eval_gate stops here, before the slow work
     replay = _replay(config, harness, len(train_rows), train_rows)
     model = load_model(config, base_dir)
     rows = [task_row(r) for r in train_rows] + replay
-    trainer, gate = build_trainer(config, harness, model, tokenizer, rows, val_rows)
+    trainer = build_trainer(config, harness, model, tokenizer, rows, gate)
     output = trainer.train()
     seconds = time.perf_counter() - started
     final = _finish(config, trainer, gate, base_id)
@@ -277,9 +277,8 @@ def _peft_config(config: TrainConfig, model: Any) -> Any:
 
 
 def build_trainer(
-    config: TrainConfig, harness: HarnessConfig, model: Any, tokenizer: Any, rows: list[TrainRow],
-    val_rows: list[dict[str, Any]],
-) -> tuple[Any, Any]:  # fmt: skip
+    config: TrainConfig, harness: HarnessConfig, model: Any, tokenizer: Any, rows: list[TrainRow], gate: Any = None
+) -> Any:  # fmt: skip
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -296,7 +295,6 @@ def build_trainer(
         gradient_checkpointing=False,  # small models fit; recomputing layers costs ~30% of the step
         save_strategy="no", logging_steps=5, report_to=[], disable_tqdm=False, dataset_num_proc=None,
     )  # fmt: skip
-    gate = _eval_gate(config, harness, tokenizer, val_rows)
     callbacks = [gate] if gate is not None else []
     trainer_class = SharedPrefixSFTTrainer if config.shared_prefix else SFTTrainer
     encoded = tokenize(tokenizer, rows)
@@ -310,7 +308,7 @@ def build_trainer(
         trainer.distilled = frozenset(
             tuple(encoding["input_ids"]) for encoding, row in zip(encoded, rows, strict=True) if row.distilled
         )
-    return trainer, gate
+    return trainer
 
 
 def _eval_gate(config: TrainConfig, harness: HarnessConfig, tokenizer: Any, val_rows: list[dict[str, Any]]) -> Any:
