@@ -43,7 +43,6 @@ TAG_REPORT = "harness.report"
 TAG_RESULTS = "harness.results"
 TAG_FINGERPRINT = "harness.model_fingerprint"
 MAX_TAG_CHARS = 5000  # MLflow caps tag values (8000 on sqlite); the full gate table is in the stored results
-PROMOTE_HINT = "harness promote --adapter DIR"
 
 
 @dataclass(frozen=True)
@@ -287,7 +286,7 @@ def champion_adapter_dir(config: HarnessConfig) -> Path:
     """What `--model=champion` loads: the stored adapter of the version the registry's alias points to."""
     registry = Registry(config)
     champion = registry.champion()
-    hint = PROMOTE_HINT.replace("promote", f"promote --task {config.task}", 1) if config.task else PROMOTE_HINT
+    hint = f"harness promote{f' --task {config.task}' if config.task else ''} --adapter DIR"
     if champion is None:
         raise RegistryError(
             f"no {registry.alias!r} in the model registry yet (model {registry.model_name!r} at {registry.uri}): "
