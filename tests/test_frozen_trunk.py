@@ -68,6 +68,48 @@ def test_loss_and_gradients_equal_the_plain_forward(four_layers: Path, top_layer
         assert torch.allclose(got[name], expected[name], atol=1e-5, rtol=1e-4), name
 
 
+def test_rows_of_very_different_lengths_run_in_chunks_with_the_same_loss_and_gradients(
+    four_layers: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    """One long row no longer pads the short ones to its length: each chunk of similar rows runs alone,
+    attending to the same prefix, and the batch's loss and gradients are still the plain forward's."""
+    import torch
+
+    import harness.train.frozen_trunk as frozen_trunk
+
+    monkeypatch.setattr(frozen_trunk, "CHUNK_MIN_TOKENS", 1)  # the tiny rows are far below the real minimum
+    long_text = " ".join(["my card payment was declined twice at the shop this morning"] * 4)
+    texts, answers = ["no", "my card has not arrived", long_text, "top up"], ["yes", "no", "yes no", "no"]
+    model, tokenizer = _lora(four_layers, top_layers=2)
+    batch = _batch(tokenizer, texts, answers)
+    plain = _plain_loss(model, batch)
+    plain.backward()
+    expected = _grads(model)
+    model.zero_grad()
+
+    cache = build_trunk_cache(model, _rows(batch), _completion_masks(batch), 2)
+    prefix = max(cache.prefix_length.values())
+    own_lengths = [len(row) - prefix for row in _rows(batch)]
+    assert len(frozen_trunk.length_chunks(own_lengths)) > 1
+    parts = trunk_loss(model, cache, batch)
+    parts.loss.backward()
+    got = _grads(model)
+    assert torch.allclose(parts.loss, plain, atol=1e-5)
+    for name in expected:
+        assert torch.allclose(got[name], expected[name], atol=1e-5, rtol=1e-4), name
+
+
+def test_length_chunks_keep_long_rows_apart_and_every_row_once() -> None:
+    from harness.train.frozen_trunk import length_chunks
+
+    lengths = [44] * 31 + [236]  # a Banking77 batch with one query wrapped in small talk
+    chunks = length_chunks(lengths)
+    assert chunks == [list(range(31)), [31]]
+    assert length_chunks([44] * 32) == [list(range(32))]  # similar rows stay one chunk
+    assert length_chunks([300, 10, 280]) == [[1, 2], [0]]  # a chunk closes only from CHUNK_MIN_TOKENS real tokens
+    assert length_chunks([]) == []
+
+
 def test_rows_without_a_shared_prefix_are_exact_too(four_layers: Path) -> None:
     """A single-row group, and rows too different to share a prefix, take the no-prefix path."""
     import torch
