@@ -225,7 +225,7 @@ def test_the_repository_config_loads_and_resolves_paths() -> None:
     config = load_train_config(root / "training" / "configs" / "banking77.yaml", root)
     assert config.dataset == root / "runs" / "banking77" / "data"
     assert config.replay.prompts is not None and config.replay.prompts.is_file()
-    assert config.learning_rate == 2e-3 and config.adapter.top_layers == 8
+    assert config.learning_rate == 2e-3 and config.adapter.top_layers == 16
 
 
 def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
