@@ -365,7 +365,7 @@ _register_attention()
 
 
 KEPT_TRUNKS = 2
-"""Trunk files kept on disk (newest used first): the demo's two trainings share one; each is ~0.5 GB."""
+"""Trunk files kept on disk (newest used first): the demo's two trainings share one; each is ~0.7 GB for Banking77."""
 
 
 def trunk_key(model: Any, boundary: int, input_ids: Sequence[Sequence[int]], groups: Sequence[str], dtype: str) -> str:
