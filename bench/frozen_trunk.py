@@ -25,26 +25,33 @@ CONFIG = ROOT / "training" / "configs" / "banking77.yaml"
 
 
 def batches(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], list[list[int]], list[list[int]]]:
-    from harness.config import HarnessConfig
-    from harness.train.config import load_train_config
     from harness.train.data import read_split, task_row, tokenize
-    from harness.train.run import _peft_config, base_model, load_model, load_tokenizer
 
-    harness = HarnessConfig.load(ROOT)
-    config = load_train_config(CONFIG, ROOT)
-    config.adapter.top_layers = args.top_layers
-    _, base_dir = base_model(config, harness)
-    tokenizer, model = load_tokenizer(base_dir), load_model(config, base_dir)
-    from peft import get_peft_model
-
-    model = get_peft_model(model, _peft_config(config, model))
-    model.train()
+    config, tokenizer, model = adapted_model(args.top_layers)
     rows = tokenize(tokenizer, [task_row(r) for r in read_split(config.dataset, "train")])
     rows = rows[: args.batches * args.batch_size]
     ids = [r["input_ids"] for r in rows]
     learned = [r["completion_mask"] for r in rows]
     return model, [collate(rows[i : i + args.batch_size], tokenizer.pad_token_id)
                    for i in range(0, len(rows), args.batch_size)], ids, learned  # fmt: skip
+
+
+def adapted_model(top_layers: int) -> tuple[Any, Any, Any]:
+    """The repo config, its tokenizer, and the embedded SmolLM2 with the config's LoRA on the top `top_layers`
+    layers, in training mode."""
+    from peft import get_peft_model
+
+    from harness.config import HarnessConfig
+    from harness.train.config import load_train_config
+    from harness.train.run import _peft_config, base_model, load_model, load_tokenizer
+
+    config = load_train_config(CONFIG, ROOT)
+    config.adapter.top_layers = top_layers
+    _, base_dir = base_model(config, HarnessConfig.load(ROOT))
+    tokenizer, model = load_tokenizer(base_dir), load_model(config, base_dir)
+    model = get_peft_model(model, _peft_config(config, model))
+    model.train()
+    return config, tokenizer, model
 
 
 def collate(rows: list[dict[str, list[int]]], pad: int) -> dict[str, Any]:
