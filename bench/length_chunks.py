@@ -90,7 +90,10 @@ def main() -> None:
         for mode in results:
             command = [sys.executable, __file__, "--mode", mode, "--top-layers", str(args.top_layers),
                        "--long", str(args.long), "--rows", str(args.rows), "--steps", str(args.steps)]  # fmt: skip
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            finished = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # its errors reach the terminal
+            if finished.returncode:
+                raise SystemExit(f"bench/length_chunks.py: the {mode} measurement failed (its error is above)")
+            output = finished.stdout
             results[mode].append(json.loads(output.strip().splitlines()[-1]))
             print(f"{mode:8s} {results[mode][-1]}", flush=True)
     shape = results["chunked"][0]
