@@ -64,7 +64,7 @@ class Curve(TrainerCallback):  # type: ignore[misc]
         from harness.train.eval_gate import generate_answers
 
         scoring = time.perf_counter()
-        answers = generate_answers(model, self.tokenizer, self.cases, 20)
+        answers = generate_answers(model, self.tokenizer, [c.prompt for c in self.cases], 20)
         correct = sum(a.strip() == c.label for a, c in zip(answers, self.cases, strict=True))
         self.scoring += time.perf_counter() - scoring
         point = {"minutes": elapsed / 60, "step": step, "accuracy": correct / len(self.cases)}

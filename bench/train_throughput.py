@@ -94,7 +94,7 @@ def run_variant(variant: str, steps: int, batch_size: int, n_val: int, out: Path
     trainer.train()
     seconds = time.perf_counter() - started
     cases = val_cases(val)
-    answers = generate_answers(trainer.model, tokenizer, cases, 16)
+    answers = generate_answers(trainer.model, tokenizer, [c.prompt for c in cases], 16)
     correct = sum(a.strip() == c.label for a, c in zip(answers, cases, strict=True))
     return {"variant": variant, "seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
             "rows": len(rows), "val_accuracy": correct / len(cases), "val_n": len(cases),

@@ -157,8 +157,28 @@ def mcnemar_exact(candidate: Sequence[bool], baseline: Sequence[bool]) -> McNema
     if discordant == 0:
         return McNemarResult(b=regressions, c=fixes, p_value=1.0, p_worse=1.0)
     two_sided = binomtest(fixes, discordant, 0.5, alternative="two-sided").pvalue
-    worse = binomtest(fixes, discordant, 0.5, alternative="less").pvalue
-    return McNemarResult(b=regressions, c=fixes, p_value=float(two_sided), p_worse=float(worse))
+    return McNemarResult(b=regressions, c=fixes, p_value=float(two_sided), p_worse=mcnemar_p_worse(fixes, regressions))
+
+
+def mcnemar_p_worse(fixes: int, regressions: int) -> float:
+    """McNemar's exact one-sided p-value that the candidate is worse: P(at most `fixes` of the discordant
+    pairs favour it) when each favours either model with probability 1/2."""
+    from scipy.stats import binomtest
+
+    if fixes + regressions == 0:
+        return 1.0
+    return float(binomtest(fixes, fixes + regressions, 0.5, alternative="less").pvalue)
+
+
+def most_losable(baseline_passes: int, gained: int, max_share: float, alpha: float) -> int:
+    """The most of a baseline's passes a candidate that gained `gained` others may lose and still pass a
+    no-regression gate (`gates.no_regression`'s rule): at most `max_share` of them, and not significantly
+    worse by McNemar at `alpha`. Both limits only tighten as losses grow, so the first failure ends it."""
+    lost = 0
+    while lost < baseline_passes and (lost + 1) / baseline_passes <= max_share \
+            and mcnemar_p_worse(gained, lost + 1) >= alpha:  # fmt: skip
+        lost += 1
+    return lost
 
 
 def non_inferior(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -379,3 +380,96 @@ def test_two_runs_in_one_process_each_log_to_their_own_project(tmp_path: Path, t
         train(load_train_config(_write_config(root / "t.yaml", text), root), harness, data_gates=False)
         assert (root / "runs" / "mlflow.db").is_file(), name
         assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
+def _write_regression_set(root: Path, cases: list[Any]) -> None:
+    from harness.golden import write_file
+    from harness.golden.lock import freeze
+
+    (root / "golden" / "regression").mkdir(parents=True)
+    write_file(root / "golden" / "regression" / "cases.jsonl", cases)
+    (root / "golden" / "regression" / "generation.toml").write_text("max_new_tokens = 4\n")
+    freeze(root / "golden", "the regression cases of a test")
+
+
+def test_the_forgetting_metric_replays_the_regression_set_at_every_evaluation(project: HarnessConfig) -> None:
+    """Each evaluation scores the regression suite's cases against the base's answers with the gate's own
+    rule. Two cases pass whatever the answer and one never can, so the base passes exactly two."""
+    from harness.golden import GoldenCase
+
+    anything = {"check": "word_count_between", "lo": 0, "hi": 1000}
+    _write_regression_set(project.root, [
+        GoldenCase(id="reg-a", input="say something", expected=[anything]),
+        GoldenCase(id="reg-b", messages=[{"role": "user", "content": "and again"}], expected=[anything]),
+        GoldenCase(id="reg-c", input="name it", expected=[{"check": "contains_all", "words": ["zqxjv-never"]}]),
+    ])  # fmt: skip
+    harness = replace(project, gates={**project.gates, "regression.no_forgetting": 0.05})
+    text = TINY_TRAIN.format(steps=4).replace(
+        "gates: {accuracy: tiny.accuracy}", "gates: {accuracy: tiny.accuracy, forgetting: regression.no_forgetting}"
+    )
+    result = train(load_train_config(_write_config(project.root / "t.yaml", text), project.root), harness,
+                   data_gates=False)  # fmt: skip
+
+    assert [e["step"] for e in result.history] == [2, 4]
+    for evaluation in result.history:
+        forgetting = next(c for c in evaluation["checks"] if c["metric"] == "forgetting")
+        assert forgetting["gate"] == "regression.no_forgetting"
+        assert forgetting["detail"] == "lost 0 of the base's 2 passes, gained 0; the gate allows 0"
+        assert forgetting["value"] == 1.0 and forgetting["margin"] == 0.0
+        assert evaluation["score"] == min(c["margin"] for c in evaluation["checks"])
+
+
+def test_a_checkpoint_that_forgets_more_than_the_gate_allows_scores_below_one_that_does_not() -> None:
+    """The forgetting margin is the suite's rule in a score's units: (losses allowed - losses) / base passes,
+    and it counts against the checkpoint like a failing accuracy bound."""
+    from harness.train.eval_gate import Evaluation, GateCheck, forgetting_check
+
+    base = [True] * 168
+    accurate = GateCheck("t.accuracy", "accuracy", value=0.9, lower=0.86, bar=0.85)
+    forgetful = forgetting_check("regression.no_forgetting", [False] * 9 + [True] * 159, base, 0.05, 0.05)
+    assert forgetful.margin == pytest.approx((4 - 9) / 168)  # McNemar with no gains lets at most 4 go
+    careful = forgetting_check("regression.no_forgetting", [False] * 3 + [True] * 165, base, 0.05, 0.05)
+    assert careful.margin == pytest.approx(1 / 168)
+    less_accurate = GateCheck("t.accuracy", "accuracy", value=0.89, lower=0.845, bar=0.85)
+    late = Evaluation(step=644, checks=[accurate, forgetful], seconds=0.0, n=154)
+    earlier = Evaluation(step=576, checks=[less_accurate, careful], seconds=0.0, n=154)
+    assert earlier.score > late.score and not late.passes() and not earlier.passes()
+
+
+@pytest.mark.parametrize("gained", [0, 2, 6])
+def test_most_losable_is_where_the_no_regression_gate_starts_to_fail(gained: int) -> None:
+    """`stats.most_losable` agrees with the rule `gates.no_regression` applies, loss by loss."""
+    from harness.stats import mcnemar_exact, most_losable
+
+    n, bar, alpha = 168, 0.05, 0.05
+    allowed = most_losable(n, gained, bar, alpha)
+    for lost in range(0, 20):
+        baseline = [True] * n + [False] * gained
+        candidate = [False] * lost + [True] * (n - lost) + [True] * gained
+        passes = lost / n <= bar and mcnemar_exact(candidate, baseline).p_worse >= alpha
+        assert passes == (lost <= allowed), (lost, allowed)
+    assert allowed == {0: 4, 2: 8, 6: 8}[gained]
+
+
+def test_a_forgetting_metric_on_a_tampered_or_labelled_golden_set_stops_the_run(tmp_path: Path) -> None:
+    from harness.golden import GoldenCase
+    from harness.train.run import _forgetting_probe
+
+    _write_regression_set(tmp_path, [GoldenCase(id="reg-a", input="2 + 2?", expected=[{"check": "number_equals",
+                                                                                       "value": 4}])])  # fmt: skip
+    harness = HarnessConfig(root=tmp_path, gates={"regression.no_forgetting": 0.05})
+    config = load_train_config(_write_config(tmp_path / "t.yaml", "train: {eval_gate: {gates: "
+                                             "{forgetting: regression.no_forgetting}}}\n"), tmp_path)  # fmt: skip
+    assert _forgetting_probe(config, harness).checks == [[{"check": "number_equals", "value": 4}]]
+
+    cases = tmp_path / "golden" / "regression" / "cases.jsonl"
+    cases.write_text(cases.read_text().replace('"value": 4', '"value": 5'))
+    with pytest.raises(TrainingRefused, match=r"(?s)replays golden set 'regression'.*changed: regression"):
+        _forgetting_probe(config, harness)
+
+    cases.write_text(GoldenCase(id="reg-label", input="hi", expected="greeting").model_dump_json() + "\n")
+    from harness.golden.lock import freeze
+
+    freeze(tmp_path / "golden", "a labelled set")
+    with pytest.raises(TrainConfigError, match="case 'reg-label' expects a label, not checks"):
+        _forgetting_probe(config, harness)

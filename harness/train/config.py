@@ -18,10 +18,11 @@ from harness.errors import UsageError
 
 METHODS = ("lora", "dora", "qlora")
 REPLAY_LOSSES = ("answers", "distill")
-EVAL_METRICS = ("accuracy", "macro_f1", "check")
+EVAL_METRICS = ("accuracy", "macro_f1", "check", "forgetting")
 """What the eval gate can gate on. accuracy and macro_f1 compare labels (a classifier); check is the share of
 answers that pass the golden set's own check with the row's answer as its expected value (an extractor's
-`json_equals`)."""
+`json_equals`); forgetting replays the regression suite's golden cases against the base model's answers
+(`harness.train.eval_gate.ForgettingProbe`)."""
 
 
 class TrainConfigError(UsageError):
@@ -57,6 +58,8 @@ class EvalGateSettings:
     (golden/<set>/generation.toml), so the gate and the suites score the same kind of answer."""
     max_new_tokens: int | None = None
     """The new-token budget when no golden_set is named (neither: [tool.harness.generation]'s)."""
+    forgetting_set: str = "regression"
+    """The golden set the `forgetting` metric replays: suites/test_regression.py's, answered with its budget."""
 
 
 @dataclass

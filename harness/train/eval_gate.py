@@ -5,6 +5,11 @@ callback generates answers for the validation rows exactly as the suite does (gr
 HF backend on the weights being trained), computes the gated metrics with their 95% intervals, and
 keeps the adapter with the best score: the smallest margin by which a gate's lower bound clears its
 bar. Training may stop early once every gate clears its bar by `stop_margin`.
+
+With a `forgetting` metric the regression suite votes too (`ForgettingProbe`): its golden cases are
+answered by the base model (the adapter off, once) and by the weights being trained, and the checkpoint's
+margin on `regression.no_forgetting` counts like any other gate's. Validation accuracy alone once kept an
+earlier checkpoint over the last by two rows of 154, at a higher learning rate that forgot more.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from typing import Any
 from transformers import TrainerCallback
 
 from harness import metrics, stats
+from harness.models.base import Prompt
 from harness.train.config import EVAL_METRICS, EvalGateSettings
 from harness.train.data import ValCase
+from harness.train.distill import adapter_off
 
 BOOTSTRAP_RESAMPLES = 500
 
@@ -34,10 +41,16 @@ class GateCheck:
     value: float
     lower: float
     bar: float
+    detail: str = ""
+    """What the figures count, where they are not plain (forgetting: lost cases against those allowed)."""
 
     @property
     def margin(self) -> float:
         return self.lower - self.bar
+
+    def describe(self) -> str:
+        figures = f"{self.metric} {self.value:.3f} [>= {self.lower:.3f}] vs {self.bar:g}"
+        return f"{figures} ({self.detail})" if self.detail else figures
 
 
 @dataclass
@@ -111,6 +124,50 @@ def score_answers(
     return checks
 
 
+@dataclass
+class ForgettingProbe:
+    """The forgetting gate (`suites/test_regression.py`) at every evaluation: its golden cases answered by
+    the weights being trained, against the base model's answers (the adapter switched off, at the first
+    evaluation). The check is the gate's own rule in the units of a score: `value` is the share of the
+    base's passes kept, and `bar` the least share the gate passes (`stats.most_losable`: its bar and
+    McNemar's test), so the margin is (losses allowed - losses) / base passes."""
+
+    gate: str
+    max_share: float
+    """The gate's bar in [tool.harness.gates]: the most of the base's passes that may be lost."""
+    alpha: float
+    prompts: Sequence[Prompt]
+    checks: list[list[dict[str, Any]]]
+    """Each case's checks (`metrics.run_check` specs): a case passes when all of them do."""
+    max_new_tokens: int
+    """The golden set's budget (its generation.toml), as the suite answers."""
+    base_passes: list[bool] | None = None
+
+    def measure(self, model: Any, tokenizer: Any) -> GateCheck:
+        if self.base_passes is None:
+            with adapter_off(model):
+                self.base_passes = self._passes(model, tokenizer)
+        return forgetting_check(self.gate, self._passes(model, tokenizer), self.base_passes, self.max_share,
+                                self.alpha)  # fmt: skip
+
+    def _passes(self, model: Any, tokenizer: Any) -> list[bool]:
+        answers = generate_answers(model, tokenizer, self.prompts, self.max_new_tokens)
+        return [all(metrics.run_check(answer, check) for check in checks)
+                for answer, checks in zip(answers, self.checks, strict=True)]  # fmt: skip
+
+
+def forgetting_check(gate: str, passes: Sequence[bool], base_passes: Sequence[bool], max_share: float,
+                     alpha: float) -> GateCheck:  # fmt: skip
+    """`ForgettingProbe`'s check: the share of the base's passes kept against the least share that passes."""
+    kept_by_base = sum(base_passes)
+    lost = sum(base and not now for now, base in zip(passes, base_passes, strict=True))
+    gained = sum(now and not base for now, base in zip(passes, base_passes, strict=True))
+    allowed = stats.most_losable(kept_by_base, gained, max_share, alpha)
+    kept, least = (1 - lost / kept_by_base, 1 - allowed / kept_by_base) if kept_by_base else (1.0, 1.0)
+    detail = f"lost {lost} of the base's {kept_by_base} passes, gained {gained}; the gate allows {allowed}"
+    return GateCheck(gate=gate, metric="forgetting", value=kept, lower=kept, bar=least, detail=detail)
+
+
 def check_template(cases: Sequence[Any]) -> dict[str, Any] | None:
     """A golden set's check spec with its value left out (the first case's; None when its cases expect a
     plain label): the eval gate fills in each validation row's answer, so it checks as the suite does."""
@@ -140,6 +197,8 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
     """The answers' budget (`harness.train.run.eval_gate_budget`: the golden set's, as the suites ask)."""
     check: dict[str, Any] | None = None
     """The golden set's check without its value, for the `check` metric (`check_template`)."""
+    forgetting: ForgettingProbe | None = None
+    """The regression suite's cases, for the `forgetting` metric."""
     history: list[Evaluation] = field(default_factory=list)
     best: Evaluation | None = None
 
@@ -156,8 +215,11 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
         if self.history and self.history[-1].step == step:
             return
         started = time.perf_counter()
-        answers = generate_answers(model, self.tokenizer, self.cases, self.max_new_tokens)
-        checks = score_answers(answers, self.cases, self.bars, self.check)
+        answers = generate_answers(model, self.tokenizer, [c.prompt for c in self.cases], self.max_new_tokens)
+        label_bars = {metric: bar for metric, bar in self.bars.items() if metric != "forgetting"}
+        checks = score_answers(answers, self.cases, label_bars, self.check)
+        if self.forgetting is not None:
+            checks.append(self.forgetting.measure(model, self.tokenizer))
         evaluation = Evaluation(step, checks, time.perf_counter() - started, len(self.cases))
         self.history.append(evaluation)
         improved = self.best is None or evaluation.score > self.best.score
@@ -174,7 +236,7 @@ def save_adapter(model: Any, directory: Path) -> None:
     model.save_pretrained(directory, **({"selected_adapters": [active]} if isinstance(active, str) else {}))
 
 
-def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_new_tokens: int) -> list[str]:
+def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[Prompt], max_new_tokens: int) -> list[str]:
     """Greedy answers from the weights being trained, through the same backend the suites use."""
     from harness.cache import GenerationCache
     from harness.models.hf import HFBackend, HFWeights
@@ -188,11 +250,11 @@ def generate_answers(model: Any, tokenizer: Any, cases: Sequence[ValCase], max_n
     model.eval()  # also turns gradient checkpointing's no-cache rule off: generation needs its KV cache
     try:
         with _class_forward(model):
-            for index, completion in backend.generate([c.prompt for c in cases], params, no_progress):
+            for index, completion in backend.generate(list(prompts), params, no_progress):
                 answers[index] = completion.text
     finally:
         model.train(was_training)
-    return [answers[i] for i in range(len(cases))]
+    return [answers[i] for i in range(len(prompts))]
 
 
 @contextmanager
@@ -209,6 +271,6 @@ def _class_forward(model: Any) -> Iterator[None]:
 
 
 def _describe(evaluation: Evaluation, improved: bool) -> str:
-    parts = [f"{c.metric} {c.value:.3f} [>= {c.lower:.3f}] vs {c.bar:g}" for c in evaluation.checks]
+    parts = [check.describe() for check in evaluation.checks]
     mark = "  (best so far, saved)" if improved else ""
     return f"eval gate @ step {evaluation.step}: {'; '.join(parts)}; {evaluation.seconds:.0f}s{mark}"

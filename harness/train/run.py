@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.config import ConfigError, HarnessConfig
 from harness.errors import Refused
@@ -33,6 +33,9 @@ from harness.train.data import (
     without_system_prompt,
 )
 from harness.train.result import TrainResult
+
+if TYPE_CHECKING:
+    from harness.models.base import Prompt  # a golden case's chat is one (its messages are string mappings)
 
 DATA_SUITES = Path("suites/data")
 
@@ -321,7 +324,41 @@ def _eval_gate(config: TrainConfig, harness: HarnessConfig, tokenizer: Any, val_
     cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
     return EvalGateCallback(cases=cases, settings=config.eval_gate, bars=bars, best_dir=_best_dir(config),
                             tokenizer=tokenizer, max_new_tokens=eval_gate_budget(config, harness),
-                            check=_golden_check(config, harness))  # fmt: skip
+                            check=_golden_check(config, harness),
+                            forgetting=_forgetting_probe(config, harness))  # fmt: skip
+
+
+def _forgetting_probe(config: TrainConfig, harness: HarnessConfig) -> Any:
+    """The regression suite's cases for the `forgetting` metric (None without it). They are golden cases,
+    so a set that differs from golden.lock stops the run here, as it stops the suites."""
+    from harness.gates import GateSettings
+    from harness.golden import GoldenError, generation_settings, load_set
+    from harness.golden.lock import verify
+    from harness.train.eval_gate import ForgettingProbe
+
+    gate = config.eval_gate.gates.get("forgetting")
+    if gate is None:
+        return None
+    name, where = config.eval_gate.forgetting_set, f"{config.source}: train.eval_gate.gates.forgetting"
+    status = verify(harness.golden_dir)
+    if not status.ok:
+        raise TrainingRefused(f"{where} replays golden set {name!r}, but {status.explain()}")
+    try:
+        cases = load_set(harness.golden_dir, name)
+    except GoldenError as error:
+        raise TrainConfigError(f"{where}: {error}") from None
+    checks = []
+    for case in cases:
+        spec = case.expected if isinstance(case.expected, list) else [case.expected]
+        if not all(isinstance(check, dict) for check in spec):
+            raise TrainConfigError(f"{where}: golden set {name!r} case {case.id!r} expects a label, not checks; "
+                                   "forgetting replays checked cases (train.eval_gate.forgetting_set)")  # fmt: skip
+        checks.append([check for check in spec if isinstance(check, dict)])
+    budget = generation_settings(harness.golden_dir, name).get("max_new_tokens", harness.generation.max_new_tokens)
+    return ForgettingProbe(
+        gate=gate, max_share=harness_threshold(harness, gate), alpha=GateSettings.from_table(harness.gates).alpha,
+        prompts=[cast("Prompt", case.prompt()) for case in cases], checks=checks, max_new_tokens=int(budget),
+    )  # fmt: skip
 
 
 def _golden_check(config: TrainConfig, harness: HarnessConfig) -> dict[str, Any] | None:

@@ -8,8 +8,9 @@ topics (creative writing, trivia, arithmetic and unit conversions, translation, 
 advice, opinions, other businesses' appointments, and finance questions outside a card/transfer
 neobank) and different phrasings, generated from slot templates rather than written one by one.
 Curation drops any training row that near-duplicates (MinHash on word 5-grams) or shares a 13-gram with
-a golden set, so overlap would only be thrown away; `main` prints the largest overlap with each golden
-set as a check.
+a golden set, so overlap would only be thrown away; the pool's largest overlap with the golden sets was
+measured once, when it was built (its README gives the figures), and curation's leakage stage checks
+every row again on each `harness curate`.
 
 Deterministic: each family's slot combinations are sampled with random.Random(SEED), each row's frame
 too, and the rows are shuffled with the same generator. Rows: {"text": ..., "label": "out_of_scope"}.
