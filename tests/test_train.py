@@ -227,6 +227,7 @@ def test_the_repository_config_loads_and_resolves_paths() -> None:
     assert config.dataset == root / "runs" / "banking77" / "data"
     assert config.replay.prompts is not None and config.replay.prompts.is_file()
     assert config.learning_rate == 2e-3 and config.adapter.top_layers == 16
+    assert config.eval_gate.gates["forgetting"] == "regression.no_forgetting"  # the suites choose the checkpoint
 
 
 def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
@@ -415,7 +416,7 @@ def test_the_forgetting_metric_replays_the_regression_set_at_every_evaluation(pr
         forgetting = next(c for c in evaluation["checks"] if c["metric"] == "forgetting")
         assert forgetting["gate"] == "regression.no_forgetting"
         assert forgetting["detail"] == "lost 0 of the base's 2 passes, gained 0; the gate allows 0"
-        assert forgetting["value"] == 1.0 and forgetting["margin"] == 0.0
+        assert forgetting["value"] == 1.0 and forgetting["margin"] == 0.0 and forgetting["lost"] == []
         assert evaluation["score"] == min(c["margin"] for c in evaluation["checks"])
 
 
@@ -428,8 +429,10 @@ def test_a_checkpoint_that_forgets_more_than_the_gate_allows_scores_below_one_th
     accurate = GateCheck("t.accuracy", "accuracy", value=0.9, lower=0.86, bar=0.85)
     forgetful = forgetting_check("regression.no_forgetting", [False] * 9 + [True] * 159, base, 0.05, 0.05)
     assert forgetful.margin == pytest.approx((4 - 9) / 168)  # McNemar with no gains lets at most 4 go
-    careful = forgetting_check("regression.no_forgetting", [False] * 3 + [True] * 165, base, 0.05, 0.05)
-    assert careful.margin == pytest.approx(1 / 168)
+    ids = [f"reg-{i}" for i in range(168)]
+    careful = forgetting_check("regression.no_forgetting", [True, False, True, False] + [True] * 164, base, 0.05,
+                               0.05, ids)  # fmt: skip
+    assert careful.margin == pytest.approx(2 / 168) and careful.lost == ["reg-1", "reg-3"]
     less_accurate = GateCheck("t.accuracy", "accuracy", value=0.89, lower=0.845, bar=0.85)
     late = Evaluation(step=644, checks=[accurate, forgetful], seconds=0.0, n=154)
     earlier = Evaluation(step=576, checks=[less_accurate, careful], seconds=0.0, n=154)

@@ -43,14 +43,17 @@ class GateCheck:
     bar: float
     detail: str = ""
     """What the figures count, where they are not plain (forgetting: lost cases against those allowed)."""
+    lost: list[str] = field(default_factory=list)
+    """The ids of the cases lost (forgetting): what the checkpoint forgot, in training_summary.json."""
 
     @property
     def margin(self) -> float:
         return self.lower - self.bar
 
     def describe(self) -> str:
-        figures = f"{self.metric} {self.value:.3f} [>= {self.lower:.3f}] vs {self.bar:g}"
-        return f"{figures} ({self.detail})" if self.detail else figures
+        if self.detail:  # a point figure whose bar is derived: say what both count
+            return f"{self.metric} {self.value:.3f} vs {self.bar:.3f} ({self.detail})"
+        return f"{self.metric} {self.value:.3f} [>= {self.lower:.3f}] vs {self.bar:g}"
 
 
 @dataclass
@@ -136,6 +139,7 @@ class ForgettingProbe:
     max_share: float
     """The gate's bar in [tool.harness.gates]: the most of the base's passes that may be lost."""
     alpha: float
+    ids: list[str]
     prompts: Sequence[Prompt]
     checks: list[list[dict[str, Any]]]
     """Each case's checks (`metrics.run_check` specs): a case passes when all of them do."""
@@ -148,7 +152,7 @@ class ForgettingProbe:
             with adapter_off(model):
                 self.base_passes = self._passes(model, tokenizer)
         return forgetting_check(self.gate, self._passes(model, tokenizer), self.base_passes, self.max_share,
-                                self.alpha)  # fmt: skip
+                                self.alpha, self.ids)  # fmt: skip
 
     def _passes(self, model: Any, tokenizer: Any) -> list[bool]:
         answers = generate_answers(model, tokenizer, self.prompts, self.max_new_tokens)
@@ -157,15 +161,18 @@ class ForgettingProbe:
 
 
 def forgetting_check(gate: str, passes: Sequence[bool], base_passes: Sequence[bool], max_share: float,
-                     alpha: float) -> GateCheck:  # fmt: skip
+                     alpha: float, ids: Sequence[str] | None = None) -> GateCheck:  # fmt: skip
     """`ForgettingProbe`'s check: the share of the base's passes kept against the least share that passes."""
     kept_by_base = sum(base_passes)
-    lost = sum(base and not now for now, base in zip(passes, base_passes, strict=True))
+    names = list(ids) if ids is not None else [str(i) for i in range(len(passes))]
+    lost_ids = [name for name, now, base in zip(names, passes, base_passes, strict=True) if base and not now]
+    lost = len(lost_ids)
     gained = sum(now and not base for now, base in zip(passes, base_passes, strict=True))
     allowed = stats.most_losable(kept_by_base, gained, max_share, alpha)
     kept, least = (1 - lost / kept_by_base, 1 - allowed / kept_by_base) if kept_by_base else (1.0, 1.0)
     detail = f"lost {lost} of the base's {kept_by_base} passes, gained {gained}; the gate allows {allowed}"
-    return GateCheck(gate=gate, metric="forgetting", value=kept, lower=kept, bar=least, detail=detail)
+    return GateCheck(gate=gate, metric="forgetting", value=kept, lower=kept, bar=least, detail=detail,
+                     lost=lost_ids)  # fmt: skip
 
 
 def check_template(cases: Sequence[Any]) -> dict[str, Any] | None:

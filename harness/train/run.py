@@ -36,6 +36,7 @@ from harness.train.result import TrainResult
 
 if TYPE_CHECKING:
     from harness.models.base import Prompt  # a golden case's chat is one (its messages are string mappings)
+    from harness.train.eval_gate import ForgettingProbe
 
 DATA_SUITES = Path("suites/data")
 
@@ -328,7 +329,7 @@ def _eval_gate(config: TrainConfig, harness: HarnessConfig, tokenizer: Any, val_
                             forgetting=_forgetting_probe(config, harness))  # fmt: skip
 
 
-def _forgetting_probe(config: TrainConfig, harness: HarnessConfig) -> Any:
+def _forgetting_probe(config: TrainConfig, harness: HarnessConfig) -> ForgettingProbe | None:
     """The regression suite's cases for the `forgetting` metric (None without it). They are golden cases,
     so a set that differs from golden.lock stops the run here, as it stops the suites."""
     from harness.gates import GateSettings
@@ -357,7 +358,8 @@ def _forgetting_probe(config: TrainConfig, harness: HarnessConfig) -> Any:
     budget = generation_settings(harness.golden_dir, name).get("max_new_tokens", harness.generation.max_new_tokens)
     return ForgettingProbe(
         gate=gate, max_share=harness_threshold(harness, gate), alpha=GateSettings.from_table(harness.gates).alpha,
-        prompts=[cast("Prompt", case.prompt()) for case in cases], checks=checks, max_new_tokens=int(budget),
+        ids=[case.id for case in cases], prompts=[cast("Prompt", case.prompt()) for case in cases], checks=checks,
+        max_new_tokens=int(budget),
     )  # fmt: skip
 
 
