@@ -6,7 +6,8 @@ Needs the curated Banking77 split (`harness curate --config training/configs/ban
 `--batches` real training batches (rows sharing the golden system prompt, as `PrefixGroupedBatches`
 makes them) and times, alternating, on the embedded SmolLM2 with a LoRA on the top `--top-layers`
 layers under the trainer's precision (bf16 autocast where native):
-  shared   one training step (forward + backward) of `prefix_shared_loss`: all layers run every step
+  shared   one training step (forward + backward) on the path `harness train` takes without a trunk
+           (`embedded_predictors`: every layer, the prefix once, rows in length chunks)
   trunk    the one-off no-grad trunk pass for those rows, and one step of `trunk_loss` on them
 An epoch of n batches costs n x shared without the trunk, and trunk pass + n x trunk step with it. The
 lines printed last are those per-epoch figures and the ratio for 1 and 3 epochs (shared / trunk).
@@ -70,9 +71,9 @@ def collate(rows: list[dict[str, list[int]]], pad: int) -> dict[str, Any]:
 def main() -> None:
     import torch
 
-    from harness.train.frozen_trunk import build_trunk_cache, first_trained_layer, trunk_loss
+    from harness.train.frozen_trunk import build_trunk_cache, embedded_predictors, first_trained_layer, trunk_loss
     from harness.train.run import _use_bf16
-    from harness.train.shared_prefix import prefix_shared_loss, shared_length
+    from harness.train.shared_prefix import causal_lm, label_loss, shared_length
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--top-layers", type=int, default=8)
@@ -90,10 +91,12 @@ def main() -> None:
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else torch.autocast("cpu", enabled=False)
     boundary = first_trained_layer(model)
 
+    head = causal_lm(model).get_output_embeddings()
+
     def shared_step(batch: dict[str, Any]) -> None:
+        prefix = shared_length(batch["input_ids"], batch["attention_mask"], batch["labels"])
         with autocast():
-            loss = prefix_shared_loss(model, batch, shared_length(batch["input_ids"], batch["attention_mask"],
-                                                                  batch["labels"])).loss  # fmt: skip
+            loss = label_loss(head, *embedded_predictors(model, batch, prefix)).loss
         loss.backward()
         model.zero_grad()
 

@@ -99,6 +99,39 @@ def test_rows_of_very_different_lengths_run_in_chunks_with_the_same_loss_and_gra
         assert torch.allclose(got[name], expected[name], atol=1e-5, rtol=1e-4), name
 
 
+@pytest.mark.parametrize("top_layers", [2, 4])  # 4: the adapter in every layer, nothing to freeze
+def test_without_a_trunk_shared_prefix_rows_run_in_length_chunks_with_the_plain_loss_and_gradients(
+    four_layers: Path, top_layers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    """A run too short for the trunk pass still runs a batch's rows in chunks of similar length (every
+    layer, from the embeddings), with the plain forward's loss and gradients."""
+    import torch
+
+    import harness.train.frozen_trunk as frozen_trunk
+    from harness.train.shared_prefix import label_loss, shared_length
+
+    monkeypatch.setattr(frozen_trunk, "CHUNK_MIN_TOKENS", 1)
+    long_text = " ".join(["my card payment was declined twice at the shop this morning"] * 4)
+    texts, answers = ["no", "my card has not arrived", long_text, "top up"], ["yes", "no", "yes no", "no"]
+    model, tokenizer = _lora(four_layers, top_layers=top_layers)
+    batch = _batch(tokenizer, texts, answers)
+    plain = _plain_loss(model, batch)
+    plain.backward()
+    expected = _grads(model)
+
+    prefix = shared_length(batch["input_ids"], batch["attention_mask"], batch["labels"])
+    own_lengths = [len(row) - prefix for row in _rows(batch)]
+    assert prefix > 0 and len(frozen_trunk.length_chunks(own_lengths)) > 1
+    head = model.get_base_model().get_output_embeddings()
+    parts = label_loss(head, *frozen_trunk.embedded_predictors(model, batch, prefix))
+    parts.loss.backward()
+    got = _grads(model)
+    assert torch.allclose(parts.loss, plain, atol=1e-5)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.allclose(got[name], expected[name], atol=1e-5, rtol=1e-4), name
+
+
 def test_length_chunks_keep_long_rows_apart_and_every_row_once() -> None:
     from harness.train.frozen_trunk import length_chunks
 

@@ -271,30 +271,52 @@ def trunk_predictors(model: Any, cache: TrunkCache, inputs: dict[str, Any]) -> t
     """The final hidden states that predict each learned token, and those tokens, as
     `prefix_shared_predictors` gives them, running only the adapted layers: the prefix once (batch 1, with
     gradients), then the rows' own tokens attending to its keys and values."""
-    import torch
-
     input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
     rows = [tuple(ids[:real].tolist()) for ids, real in zip(input_ids, mask.sum(dim=1).tolist(), strict=True)]
     key = cache.group[rows[0]]
     prefix = cache.prefix_length[key]
+    prefix_states = cache.prefix_hidden[key] if prefix else None
+    own_states = [cache.own_hidden[row] for row in rows]
+    return layers_predictors(model, cache.boundary, prefix_states, own_states, labels[:, prefix:])
+
+
+def embedded_predictors(model: Any, inputs: dict[str, Any], prefix: int) -> tuple[Any, Any]:
+    """`prefix_shared_predictors` on the trunk's path with no frozen layers: every layer runs, the shared
+    prefix once and the rows' own tokens in length chunks, so a run too short to pay for the trunk pass
+    no longer pads a batch to its longest row either."""
+    input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
+    embed = causal_lm(model).get_decoder().embed_tokens
+    prefix_states = embed(input_ids[:1, :prefix]) if prefix else None
+    own_states = [embed(ids[prefix:real]) for ids, real in zip(input_ids, mask.sum(dim=1).tolist(), strict=True)]
+    return layers_predictors(model, 0, prefix_states, own_states, labels[:, prefix:])
+
+
+def layers_predictors(
+    model: Any, first_layer: int, prefix_states: Any, own_states: list[Any], targets: Any
+) -> tuple[Any, Any]:  # fmt: skip
+    """Run the decoder layers from `first_layer` on: the prefix's states (1, prefix, hidden), or None, once,
+    then each row's own states (own tokens, hidden) in `length_chunks`, attending to the prefix's keys and
+    values; back in the batch's row order, aligned with `targets` (the labels after the prefix)."""
+    import torch
+
     decoder = causal_lm(model).get_decoder()
-    adapted = list(decoder.layers[cache.boundary :])
+    layers = list(decoder.layers[first_layer:])
+    prefix = 0 if prefix_states is None else prefix_states.shape[1]
     kv, last_prefix_state = None, None
     if prefix:
         kv = PrefixCapture()
-        shared = run_layers(decoder, adapted, cache.prefix_hidden[key], torch.arange(prefix)[None], None, capture=kv)
-        last_prefix_state = decoder.norm(shared[:, -1:]).expand(len(rows), -1, -1)
-    states = [cache.own_hidden[row] for row in rows]
-    width = max(s.shape[0] for s in states)
+        shared = run_layers(decoder, layers, prefix_states, torch.arange(prefix)[None], None, capture=kv)
+        last_prefix_state = decoder.norm(shared[:, -1:]).expand(len(own_states), -1, -1)
+    width = max(s.shape[0] for s in own_states)
     pieces, order = [], []
-    for chunk in length_chunks([s.shape[0] for s in states]):
-        own, real = _stacked([states[i] for i in chunk])
+    for chunk in length_chunks([s.shape[0] for s in own_states]):
+        own, real = _stacked([own_states[i] for i in chunk])
         positions = (torch.arange(own.shape[1]) + prefix).expand(len(chunk), -1)
-        hidden = run_layers(decoder, adapted, own, positions, own_mask(real), prefix=kv)
+        hidden = run_layers(decoder, layers, own, positions, own_mask(real), prefix=kv)
         pieces.append(torch.nn.functional.pad(hidden, (0, 0, 0, width - own.shape[1])))
         order += chunk
     hidden = torch.cat(pieces)[torch.tensor(order).argsort()]  # back to the batch's row order
-    return _aligned(decoder.norm(hidden), last_prefix_state, labels[:, prefix:])
+    return _aligned(decoder.norm(hidden), last_prefix_state, targets)
 
 
 CHUNK_PADDING = 1.25

@@ -3,7 +3,8 @@ and, when only the top layers are adapted, the frozen layers below them computed
 
 Everything else (dataset preparation, completion-only labels, optimiser, schedule, logging, PEFT saving)
 is TRL's. Four things change: the training batches are grouped by prefix (`PrefixGroupedBatches`); the
-training loss runs the shared prefix once per batch (`prefix_shared_predictors`); with `frozen_trunk`, the
+training loss runs the shared prefix once per batch (`embedded_predictors`, in chunks of rows of similar
+length, or `prefix_shared_predictors` for models off that path); with `frozen_trunk`, the
 layers below the first adapted one run once over the whole training set before the first step
 (`build_trunk_cache`), so every step runs only the adapted layers (`trunk_predictors`); and replay rows
 may be learned by distillation from the base model (`harness.train.distill`). Evaluation and batches
@@ -24,6 +25,7 @@ from harness.train.distill import adapter_off, distilled_rows, mixed_loss
 from harness.train.frozen_trunk import (
     TrunkCache,
     build_trunk_cache,
+    embedded_predictors,
     first_trained_layer,
     load_trunk,
     save_trunk,
@@ -64,6 +66,9 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     under `replay.loss: distill` (`harness.train.distill`)."""
     distill_weight: float = 1.0
     """How much a distilled token's KL counts against a task token's cross-entropy (`replay.distill_weight`)."""
+    layer_path: bool = False
+    """The model runs on the trunk's own layer path (`trunk_supported`): without a trunk, shared-prefix
+    batches then run their rows in length chunks (`embedded_predictors`) instead of padded to the longest."""
 
     def get_train_dataloader(self) -> Any:
         from torch.utils.data import DataLoader
@@ -77,6 +82,7 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
             num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory,
         )  # fmt: skip
         self._check_distilled(dataset["input_ids"])
+        self.layer_path = trunk_supported(self.model, max(map(len, dataset["input_ids"]), default=0))
         self._prepare_trunk(dataset, groups)
         return self.accelerator.prepare(loader)
 
@@ -91,8 +97,7 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     def _prepare_trunk(self, dataset: Any, groups: list[str]) -> None:
         """Run the frozen layers once over every training row, when there are frozen layers to skip."""
         boundary = first_trained_layer(self.model)
-        longest = max(map(len, dataset["input_ids"]), default=0)
-        if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not trunk_supported(self.model, longest):
+        if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not self.layer_path:
             return
         started = time.perf_counter()
         dtype = str(self.accelerator.mixed_precision)
@@ -121,7 +126,9 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         """The one-off pass runs the trunk once per row, without gradients; each visit of a row then skips the
         trunk's forward with gradients. Measured with bench/frozen_trunk.py (top 8 of 30 layers, Banking77
         batches) the pass costs under a third of what one visit per row saves, so it pays from a third of an
-        epoch on; TRUNK_MIN_EPOCHS keeps a margin for other shapes."""
+        epoch on; TRUNK_MIN_EPOCHS keeps a margin for other shapes. (That was against the padded shared-prefix
+        path; the length-chunked one it has given way to is cheaper per step, so the break-even lies later.
+        Not re-measured.)"""
         args = self.args
         per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
         visits = args.max_steps * per_step if args.max_steps > 0 else args.num_train_epochs * rows
@@ -164,6 +171,8 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         prefix = shared_length(inputs["input_ids"], inputs["attention_mask"], inputs["labels"])
         if prefix < MIN_SHARED_TOKENS or len(inputs["input_ids"]) < 2:
             return None
+        if self.layer_path:
+            return lambda: embedded_predictors(model, inputs, prefix)
         return lambda: prefix_shared_predictors(model, inputs, prefix)
 
 
