@@ -88,7 +88,9 @@ def main() -> None:
     from harness.train.config import load_train_config
 
     bf16 = _use_bf16(load_train_config(CONFIG, ROOT))
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else torch.autocast("cpu", enabled=False)
+    def autocast() -> Any:  # a fresh context per use; off where the CPU has no native bf16 (AVX2 only)
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
     boundary = first_trained_layer(model)
 
     head = causal_lm(model).get_output_embeddings()

@@ -14,6 +14,9 @@ autocast, where the residual stream stays float32), so nothing is rounded on the
 What it costs: one no-grad forward of the trunk over the training rows, and the states in memory (rows x
 own tokens x hidden x 4 bytes: 464 MB for Banking77's 7,053 distinct rows on SmolLM2). What it saves: the
 trunk's forward, with autograd, at every step. `bench/frozen_trunk.py` measures both on real batches.
+
+A run too short to pay for the pass takes the same layer path from the embeddings (`embedded_predictors`):
+every layer runs each step, but the prefix still runs once and the rows in chunks of similar length.
 """
 
 from __future__ import annotations
