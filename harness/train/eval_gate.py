@@ -197,7 +197,8 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
     cases: list[ValCase]
     settings: EvalGateSettings
     bars: dict[str, tuple[str, float]]
-    """metric -> (gate name, bar), the bars of [tool.harness.gates]."""
+    """metric -> (gate name, bar), the bars of [tool.harness.gates], for the metrics scored on the validation
+    answers (`forgetting`'s is its probe's own)."""
     best_dir: Path
     tokenizer: Any
     max_new_tokens: int
@@ -223,8 +224,7 @@ class EvalGateCallback(TrainerCallback):  # type: ignore[misc]
             return
         started = time.perf_counter()
         answers = generate_answers(model, self.tokenizer, [c.prompt for c in self.cases], self.max_new_tokens)
-        label_bars = {metric: bar for metric, bar in self.bars.items() if metric != "forgetting"}
-        checks = score_answers(answers, self.cases, label_bars, self.check)
+        checks = score_answers(answers, self.cases, self.bars, self.check)
         if self.forgetting is not None:
             checks.append(self.forgetting.measure(model, self.tokenizer))
         evaluation = Evaluation(step, checks, time.perf_counter() - started, len(self.cases))

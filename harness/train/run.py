@@ -321,7 +321,8 @@ def _eval_gate(config: TrainConfig, harness: HarnessConfig, tokenizer: Any, val_
 
     if not val_rows:
         return None
-    bars = {metric: (name, harness_threshold(harness, name)) for metric, name in config.eval_gate.gates.items()}
+    scored_on_answers = {metric: name for metric, name in config.eval_gate.gates.items() if metric != "forgetting"}
+    bars = {metric: (name, harness_threshold(harness, name)) for metric, name in scored_on_answers.items()}
     cases = spread_over_labels(val_cases(val_rows), config.eval_gate.val_limit)
     return EvalGateCallback(cases=cases, settings=config.eval_gate, bars=bars, best_dir=_best_dir(config),
                             tokenizer=tokenizer, max_new_tokens=eval_gate_budget(config, harness),
