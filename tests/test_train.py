@@ -299,6 +299,18 @@ def test_failing_data_gates_refuse_training_with_their_output(tmp_path: Path) ->
     assert "data.min_examples" in str(refusal.value)
 
 
+def test_data_gates_stopped_before_their_tests_refuse_training_with_pytests_reason(tmp_path: Path) -> None:
+    """pytest stops with a usage error (exit 4; a tampered golden lock is one) and says why on stderr: the
+    refusal carries that reason, not an empty tail."""
+    (tmp_path / "suites" / "data").mkdir(parents=True)
+    (tmp_path / "suites" / "data" / "conftest.py").write_text(
+        "import pytest\n\n\ndef pytest_configure(config):\n"
+        "    raise pytest.UsageError('golden sets differ from golden/golden.lock: restore them')\n"
+    )
+    with pytest.raises(TrainingRefused, match=r"(?s)pytest exit 4.*golden sets differ from golden/golden.lock"):
+        check_data_gates(tmp_path / "data", tmp_path)
+
+
 def test_task_inputs_are_replayed_without_the_system_prompt_round_robin_over_labels() -> None:
     from harness.train.data import without_system_prompt
 

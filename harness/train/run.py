@@ -54,8 +54,9 @@ def check_data_gates(dataset: Path, root: Path) -> None:
     print(f"data gates: {' '.join(command[2:])}", flush=True)
     done = subprocess.run(command, cwd=root, capture_output=True, text=True)
     tail = "\n".join(done.stdout.strip().splitlines()[-25:])
-    if done.returncode != 0:
-        raise TrainingRefused(f"data gates failed (pytest exit {done.returncode}); training refused:\n{tail}")
+    if done.returncode != 0:  # a run stopped before its tests (a tampered golden lock) says why on stderr
+        said = "\n".join(part for part in (tail, done.stderr.strip()) if part)
+        raise TrainingRefused(f"data gates failed (pytest exit {done.returncode}); training refused:\n{said}")
     print(tail.splitlines()[-1] if tail else "data gates passed", flush=True)
 
 
