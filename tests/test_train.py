@@ -105,6 +105,27 @@ def test_dora_trains_on_the_frozen_trunk_and_loads_back(project: HarnessConfig) 
     assert not torch.allclose(adapted(input_ids=ids).logits, before)  # the loaded adapter changes the model
 
 
+def test_loraplus_moves_the_b_matrices_at_its_ratio_of_the_learning_rate(project: HarnessConfig) -> None:
+    from safetensors.torch import load_file
+
+    def b_norm(name: str, extra: str) -> float:
+        text = TINY_TRAIN.format(steps=4).replace("top_layers: 1}", "top_layers: 1" + extra + "}")
+        config = load_train_config(_write_config(project.root / f"{name}.yaml", text), project.root)
+        config.output_dir = project.root / "out" / name
+        weights = load_file(train(config, project, data_gates=False).adapter_dir / "adapter_model.safetensors")
+        return sum(float(w.norm()) for key, w in weights.items() if "lora_B" in key)
+
+    # B starts at zero and Adam moves each entry by about its learning rate per step, so after the same
+    # steps on the same batches the B matrices of a ratio-16 run are several times larger
+    assert b_norm("loraplus", ", loraplus_lr_ratio: 16") > 4 * b_norm("plain", "")
+
+
+def test_a_loraplus_ratio_below_one_is_a_config_error(project: HarnessConfig) -> None:
+    text = TINY_TRAIN.format(steps=4).replace("top_layers: 1}", "top_layers: 1, loraplus_lr_ratio: 0.5}")
+    with pytest.raises(TrainConfigError, match="loraplus_lr_ratio = 0.5 must be at least 1"):
+        load_train_config(_write_config(project.root / "bad.yaml", text), project.root)
+
+
 def test_the_frozen_trunk_trains_exactly_like_the_full_forward(
     project: HarnessConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -40,6 +40,10 @@ class AdapterSettings:
     )
     top_layers: int | None = None
     """Adapters only in the last N decoder layers (None: all). Backward then stops at the first adapted layer."""
+    loraplus_lr_ratio: float = 1.0
+    """LoRA+ (Hayou et al., 2024): the B matrices learn at this multiple of `learning_rate`, the A matrices at
+    `learning_rate` itself. 1.0 is plain LoRA. B starts at zero and carries what the update writes, so a
+    faster B learns features sooner (PEFT's `create_loraplus_optimizer`)."""
 
 
 @dataclass
@@ -234,6 +238,9 @@ def _check(config: TrainConfig) -> None:
     if config.replay.loss == "distill" and not config.shared_prefix:
         raise TrainConfigError(f"{where}: train.replay.loss = distill needs train.shared_prefix: true (the harness's "
                                "trainer computes the distillation loss; TRL's own cannot)")  # fmt: skip
+    if config.adapter.loraplus_lr_ratio < 1:
+        raise TrainConfigError(f"{where}: train.adapter.loraplus_lr_ratio = {config.adapter.loraplus_lr_ratio} must "
+                               "be at least 1 (1: plain LoRA; LoRA+ speeds up the B matrices, never slows them)")  # fmt: skip
     for name, value in (("batch_size", config.batch_size), ("adapter.rank", config.adapter.rank)):
         if value < 1:
             raise TrainConfigError(f"{where}: train.{name} = {value} must be at least 1")

@@ -306,6 +306,8 @@ def build_trainer(
     dataset = Dataset.from_list(encoded).shuffle(seed=config.seed)
     trainer = trainer_class(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                             peft_config=_peft_config(config, model), callbacks=callbacks)  # fmt: skip
+    if config.adapter.loraplus_lr_ratio != 1.0:
+        trainer.optimizer = _loraplus_optimizer(config, trainer.model)
     if isinstance(trainer, SharedPrefixSFTTrainer):
         trainer.frozen_trunk = config.frozen_trunk
         trainer.trunk_store = harness.cache_dir / "trunk"
@@ -314,6 +316,17 @@ def build_trainer(
             tuple(encoding["input_ids"]) for encoding, row in zip(encoded, rows, strict=True) if row.distilled
         )
     return trainer
+
+
+def _loraplus_optimizer(config: TrainConfig, model: Any) -> Any:
+    """AdamW with LoRA's B matrices at `adapter.loraplus_lr_ratio` times the learning rate (LoRA+). The
+    trainer keeps an optimizer it is given and schedules each parameter group from its own rate."""
+    import torch
+    from peft.optimizers import create_loraplus_optimizer
+
+    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=config.learning_rate,
+                                     loraplus_lr_ratio=config.adapter.loraplus_lr_ratio,
+                                     loraplus_weight_decay=config.weight_decay)  # fmt: skip
 
 
 def _eval_gate(config: TrainConfig, harness: HarnessConfig, tokenizer: Any, val_rows: list[dict[str, Any]]) -> Any:
