@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
-from harness.golden import GoldenCase
+from harness.golden import GoldenCase, load_set
 from harness.noise_floor import VariantRun, flips
 
-BUILD = Path(__file__).resolve().parents[1] / "golden" / "regression" / "build.py"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+BUILD = GOLDEN / "regression" / "build.py"
 
 
-def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("regression_build", BUILD)
+def _builder(path: Path = BUILD) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"{path.parent.name}_build", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -68,3 +70,18 @@ def test_every_variant_runs_and_batching_changes_no_answer(tiny_model_dir: Path,
     by_name = {v.name: v for v in variants}
     assert set(by_name) == {"bf16", "batch1", "batch5", "null-adapter"}
     assert by_name["batch1"].negative_flips == [] and by_name["batch5"].negative_flips == []
+
+
+def test_the_twin_set_asks_the_regression_sets_kinds_of_question_about_other_items() -> None:
+    """The eval gate's forgetting vote replays golden/regression_twin so that the checkpoint it keeps is
+    scored fairly by the regression suite: the pools share families, checks and formats, never a prompt."""
+    build, twin = _builder(), _builder(GOLDEN / "regression_twin" / "build.py")
+    pool, twin_pool = build.candidate_pool(), twin.regression.candidate_pool(twin.TWIN)
+    assert not {repr(c.prompt()) for c in pool} & {repr(c.prompt()) for c in twin_pool}
+    assert not {c.id for c in pool} & {c.id for c in twin_pool}
+    assert Counter(map(build.family, pool)) == Counter(map(build.family, twin_pool))
+    shipped = {c.id for c in load_set(GOLDEN, "regression_twin")}
+    assert shipped <= {c.id for c in twin_pool}  # every shipped case comes from the twin's pool
+    assert not {repr(c.prompt()) for c in load_set(GOLDEN, "regression")} & {
+        repr(c.prompt()) for c in load_set(GOLDEN, "regression_twin")
+    }

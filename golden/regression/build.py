@@ -17,6 +17,10 @@ Run from anywhere (paths resolve from this file):
    the base's own answers). The kept cases go to cases.jsonl (sorted by id); the run's record (model,
    fingerprint, counts, dropped ids with the base's answer and why) goes to selection.json.
 
+golden/regression_twin/build.py runs the same selection on the same families asked about other items
+(`Content`): the set `harness train`'s forgetting vote replays, so the checkpoint it keeps is judged here
+on cases no training decision has seen.
+
 suites/test_regression.py then requires a fine-tuned model to keep passing these cases. The selection is
 only meaningful for the same base weights, greedy decoding and generation.toml's budget: change any of
 them and rebuild, then re-freeze golden/golden.lock.
@@ -32,7 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from harness import metrics
 from harness.cache import GenerationCache
@@ -44,14 +48,12 @@ from harness.models.spec import parse_spec
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-CASES = HERE / "cases.jsonl"
-SELECTION = HERE / "selection.json"
-NOISE_FLOOR = HERE / "noise_floor.json"
-"""bench/noise_floor.py's record for this set: the base's passes that flip under changes that remove no
-knowledge (bf16, batch size and padding, a null adapter). Those cases pass by a hair and are dropped."""
-
-GENERATION = generation_settings(HERE.parent, HERE.name)
-"""How this set is answered (generation.toml beside it): the selection runs with it, and so do the suites."""
+CASES = "cases.jsonl"
+SELECTION = "selection.json"
+NOISE_FLOOR = "noise_floor.json"
+"""bench/noise_floor.py's record for a set: the base's passes that flip under changes that remove no
+knowledge (bf16, batch size and padding, a null adapter). Those cases pass by a hair and are dropped.
+A set's generation.toml says how it is answered: the selection runs with it, and so do the suites."""
 MODEL = "base"  # the --model spec the selection runs on (the embedded SmolLM2-135M-Instruct)
 MIN_KEPT = 100  # with fewer, the 5% no-regression bar would mean fewer than 5 lost cases: too coarse
 MIN_FAMILIES = 3  # at least this many families must keep MIN_PER_FAMILY cases each, so the set stays general
@@ -71,11 +73,10 @@ def slug(text: str) -> str:
 
 
 def case(case_id: str, prompt: str | Messages, checks: Sequence[Check], family: str, *tags: str) -> GoldenCase:
-    """One candidate; `family` is its first tag (the unit the selection counts by)."""
+    """One candidate; `family` is its first tag (the unit the selection counts by). Its id is prefixed
+    later, per set (`Content.id_prefix`)."""
     field = {"input": prompt} if isinstance(prompt, str) else {"messages": prompt}
-    return GoldenCase.model_validate(
-        {"id": f"reg-{case_id}", **field, "expected": list(checks), "tags": [family, *tags]}
-    )
+    return GoldenCase.model_validate({"id": case_id, **field, "expected": list(checks), "tags": [family, *tags]})
 
 
 def few_shot(shots: Sequence[tuple[str, str]], question: str) -> Messages:
@@ -154,21 +155,21 @@ COUNTS = [
 ]  # fmt: skip
 
 
-def fact_cases() -> Iterator[GoldenCase]:
+def fact_cases(content: Content) -> Iterator[GoldenCase]:
     """Plain questions; the answer must name the key word (contains_all) or the number (number_equals)."""
-    for country, capital in CAPITALS:
+    for country, capital in content.capitals:
         prompt = f"What is the capital of {country}?"
         yield case(f"fact-capital-{slug(country)}", prompt, [contains(capital)], "fact", "fact:capital")
-    for word, opposite in OPPOSITES:
+    for word, opposite in content.opposites:
         prompt = f"What is the opposite of {word}?"
         yield case(f"fact-opposite-{slug(word)}", prompt, [contains(opposite)], "fact", "fact:opposite")
-    for thing, colour in COLOURS:
+    for thing, colour in content.colours:
         yield case(f"fact-colour-{slug(thing)}", f"What colour is {thing}?", [contains(colour)], "fact", "fact:colour")
-    for question, animal in ANIMALS:
+    for question, animal in content.animals:
         yield case(f"fact-animal-{slug(question)}", question, [contains(animal)], "fact", "fact:animal")
-    for question, answer in GENERAL:
+    for question, answer in content.general:
         yield case(f"fact-general-{slug(question)}", question, [contains(answer)], "fact", "fact:general")
-    for question, count in COUNTS:
+    for question, count in content.counts:
         yield case(f"fact-count-{slug(question)}", question, [number(count)], "fact", "fact:count")
 
 
@@ -190,14 +191,14 @@ def arithmetic_question(a: int, op: str, b: int, style: str) -> str:
     return f"What is {a} {symbol if style == 'symbols' else word} {b}?"
 
 
-def arithmetic_cases() -> Iterator[GoldenCase]:
+def arithmetic_cases(content: Content) -> Iterator[GoldenCase]:
     """Small sums, differences and products, each asked twice: with symbols ("7 + 5") and with words
     ("7 plus 5"). The twins share a `twin:` tag and are kept only if the base answers both right, so a
     lucky guess by a model that cannot really add does not enter the set (to be "forgotten" later).
 
     number_equals reads the *first* number of the answer and this model likes to restate the question
     ("7 + 5 = 12" reads as 7), so the earlier turns show the answer first: "The answer is 12."."""
-    for op, pairs in ARITHMETIC.items():
+    for op, pairs in content.arithmetic.items():
         fn = ARITHMETIC_OPS[op][2]
         for a, b in dict.fromkeys(pairs):  # drop repeated pairs, keep order
             if (a, op, b) in ARITHMETIC_SHOTS:
@@ -225,10 +226,10 @@ CAPS_REQUESTS = [
 ]  # fmt: skip
 
 
-def all_caps_cases() -> Iterator[GoldenCase]:
+def all_caps_cases(content: Content) -> Iterator[GoldenCase]:
     """No lowercase letter in the answer. Format only: in this mode the base's answers are mostly wrong
     ("what is the capital of France?" -> "FRANCE"), so checking them too would leave almost nothing."""
-    for request in CAPS_REQUESTS:
+    for request in content.caps_requests:
         prompt = few_shot(CAPS_SHOTS, f"Reply in capital letters: {request}")
         yield case(f"caps-{slug(request)}", prompt, [{"check": "all_caps"}], "format:all_caps")
 
@@ -239,10 +240,10 @@ BULLET_TOPICS = [
 ]  # fmt: skip
 
 
-def bullet_cases() -> Iterator[GoldenCase]:
+def bullet_cases(content: Content) -> Iterator[GoldenCase]:
     """Exactly n Markdown bullets ("- item"), shown by one example list of the same length."""
     for n, example in ((2, "- apple\n- pear"), (3, "- apple\n- pear\n- plum")):
-        for topic in BULLET_TOPICS:
+        for topic in content.bullet_topics:
             prompt = few_shot([(f"List {n} fruits as bullet points.", example)], f"List {n} {topic} as bullet points.")
             yield case(f"bullets-{n}-{slug(topic)}", prompt, [{"check": "bullet_count", "n": n}], "format:bullets")
 
@@ -263,14 +264,14 @@ JSON_COMPLETIONS = [
 ]  # fmt: skip
 
 
-def json_cases() -> Iterator[GoldenCase]:
+def json_cases(content: Content) -> Iterator[GoldenCase]:
     """A JSON object (fences allowed) holding the named keys: fill a template, or complete an open object."""
-    for keys, subject in JSON_TEMPLATES:
+    for keys, subject in content.json_templates:
         template = "{" + ", ".join(f'"{key}": ...' for key in keys) + "}"
         checks = [{"check": "json_with_keys", "keys": list(keys)}]
         yield case(f"json-{slug(keys[0])}-{slug(subject)}", f"Output only JSON: {template} for {subject}.", checks,
                    "format:json")  # fmt: skip
-    for first, value, second in JSON_COMPLETIONS:
+    for first, value, second in content.json_completions:
         prompt = f'Complete the JSON: {{"{first}": "{value}", "{second}": '
         checks = [{"check": "json_with_keys", "keys": [first, second]}]
         yield case(f"json-complete-{slug(first)}-{slug(value)}", prompt, checks, "format:json")
@@ -279,13 +280,13 @@ def json_cases() -> Iterator[GoldenCase]:
 DESCRIBE_TOPICS = ["the sun", "the ocean", "a cat", "a tree", "the moon", "rain"]
 
 
-def no_comma_cases() -> Iterator[GoldenCase]:
+def no_comma_cases(content: Content) -> Iterator[GoldenCase]:
     """No comma anywhere in the answer; for a question with an answer, the answer must be right too."""
-    for country, capital in CAPITALS[:12]:
+    for country, capital in content.capitals[:12]:
         prompt = f"Answer without using any commas: what is the capital of {country}?"
         yield case(f"nocomma-capital-{slug(country)}", prompt, [{"check": "no_commas"}, contains(capital)],
                    "format:no_commas")  # fmt: skip
-    for topic in DESCRIBE_TOPICS:
+    for topic in content.describe_topics:
         prompt = f"Describe {topic} in one sentence without using any commas."
         yield case(f"nocomma-describe-{slug(topic)}", prompt, [{"check": "no_commas"}], "format:no_commas")
 
@@ -293,13 +294,13 @@ def no_comma_cases() -> Iterator[GoldenCase]:
 WORD_COUNT_TOPICS = ["dogs", "rain", "the sea", "apples", "winter", "music", "books", "trees", "the moon", "bread"]
 
 
-def word_count_cases() -> Iterator[GoldenCase]:
+def word_count_cases(content: Content) -> Iterator[GoldenCase]:
     """A word count inside a range: a short factual answer (still right), or one sentence on a topic."""
-    for country, capital in CAPITALS[12:22]:
+    for country, capital in content.capitals[12:22]:
         prompt = f"Answer in one short sentence of fewer than 15 words: what is the capital of {country}?"
         checks = [{"check": "word_count_between", "lo": 1, "hi": 14}, contains(capital)]
         yield case(f"words-capital-{slug(country)}", prompt, checks, "format:word_count")
-    for topic in WORD_COUNT_TOPICS:
+    for topic in content.word_count_topics:
         prompt = f"Write one sentence of 5 to 25 words about {topic}."
         checks = [{"check": "word_count_between", "lo": 5, "hi": 25}]
         yield case(f"words-sentence-{slug(topic)}", prompt, checks, "format:word_count")
@@ -312,17 +313,17 @@ YES_QUESTIONS = [
 HELLO_REQUESTS = ["Introduce yourself.", "Greet a new student.", "Welcome a guest to your home."]
 
 
-def starts_with_cases() -> Iterator[GoldenCase]:
+def starts_with_cases(content: Content) -> Iterator[GoldenCase]:
     """The answer opens with the given word (and, for a capital, names it)."""
-    for question in YES_QUESTIONS:
+    for question in content.yes_questions:
         prompt = f'Start your answer with the word "Yes". {question}'
         yield case(f"starts-yes-{slug(question)}", prompt, [{"check": "starts_with", "prefix": "Yes"}],
                    "format:starts_with")  # fmt: skip
-    for country, capital in CAPITALS[22:30]:
+    for country, capital in content.capitals[22:30]:
         prompt = f'Start your answer with the word "The". What is the capital of {country}?'
         checks = [{"check": "starts_with", "prefix": "The"}, contains(capital)]
         yield case(f"starts-the-capital-{slug(country)}", prompt, checks, "format:starts_with")
-    for request in HELLO_REQUESTS:
+    for request in content.hello_requests:
         prompt = f'Begin your reply with the word "Hello". {request}'
         yield case(f"starts-hello-{slug(request)}", prompt, [{"check": "starts_with", "prefix": "Hello"}],
                    "format:starts_with")  # fmt: skip
@@ -342,28 +343,63 @@ DONE_QUESTIONS = [
 ]  # fmt: skip
 
 
-def ends_with_cases() -> Iterator[GoldenCase]:
+def ends_with_cases(content: Content) -> Iterator[GoldenCase]:
     """The answer closes with the given text: repeat a sentence (ending "word."; ends_with is literal, as
     in IFEval, so "dog." does not end with "dog"), or close with "done" as an earlier turn shows."""
-    for sentence in REPEAT_SENTENCES:
+    for sentence in content.repeat_sentences:
         request = f"Repeat this sentence exactly, and nothing else: {sentence}"
         last = sentence.split()[-1]
         yield case(
             f"ends-repeat-{slug(sentence)}", request, [{"check": "ends_with", "suffix": last}], "format:ends_with"
         )
-    for question in DONE_QUESTIONS:
+    for question in content.done_questions:
         prompt = few_shot(DONE_SHOTS, f"{question} End your answer with the word done.")
         yield case(
             f"ends-done-{slug(question)}", prompt, [{"check": "ends_with", "suffix": "done"}], "format:ends_with"
         )
 
 
-def candidate_pool() -> list[GoldenCase]:
-    """Every candidate, in family order; ids are unique (checked)."""
-    pool = [
-        *fact_cases(), *arithmetic_cases(), *all_caps_cases(), *bullet_cases(), *json_cases(), *no_comma_cases(),
-        *word_count_cases(), *starts_with_cases(), *ends_with_cases(),
-    ]  # fmt: skip
+class Content(NamedTuple):
+    """The items a set's candidates ask about, family by family. The regression set and its twin
+    (golden/regression_twin, the eval gate's forgetting probe) ask the same kinds of question about
+    different items, so a checkpoint chosen on one is scored fairly on the other. `capitals` needs 30
+    pairs: after the plain questions, the format families reuse [:12], [12:22] and [22:30]."""
+
+    id_prefix: str
+    capitals: Sequence[tuple[str, str]]
+    opposites: Sequence[tuple[str, str]]
+    colours: Sequence[tuple[str, str]]
+    animals: Sequence[tuple[str, str]]
+    general: Sequence[tuple[str, str]]
+    counts: Sequence[tuple[str, int]]
+    arithmetic: Mapping[str, Sequence[tuple[int, int]]]
+    caps_requests: Sequence[str]
+    bullet_topics: Sequence[str]
+    json_templates: Sequence[tuple[tuple[str, str], str]]
+    json_completions: Sequence[tuple[str, str, str]]
+    describe_topics: Sequence[str]
+    word_count_topics: Sequence[str]
+    yes_questions: Sequence[str]
+    hello_requests: Sequence[str]
+    repeat_sentences: Sequence[str]
+    done_questions: Sequence[str]
+
+
+REGRESSION = Content(
+    id_prefix="reg", capitals=CAPITALS, opposites=OPPOSITES, colours=COLOURS, animals=ANIMALS, general=GENERAL,
+    counts=COUNTS, arithmetic=ARITHMETIC, caps_requests=CAPS_REQUESTS, bullet_topics=BULLET_TOPICS,
+    json_templates=JSON_TEMPLATES, json_completions=JSON_COMPLETIONS, describe_topics=DESCRIBE_TOPICS,
+    word_count_topics=WORD_COUNT_TOPICS, yes_questions=YES_QUESTIONS, hello_requests=HELLO_REQUESTS,
+    repeat_sentences=REPEAT_SENTENCES, done_questions=DONE_QUESTIONS,
+)  # fmt: skip
+
+
+def candidate_pool(content: Content | None = None) -> list[GoldenCase]:
+    """Every candidate about `content`'s items (default: this set's), in family order; ids are unique (checked)."""
+    content = content or REGRESSION
+    generators = (fact_cases, arithmetic_cases, all_caps_cases, bullet_cases, json_cases, no_comma_cases,
+                  word_count_cases, starts_with_cases, ends_with_cases)  # fmt: skip
+    pool = [c.model_copy(update={"id": f"{content.id_prefix}-{c.id}"}) for make in generators for c in make(content)]
     repeated = [case_id for case_id, n in Counter(c.id for c in pool).items() if n > 1]
     if repeated:
         raise SystemExit(f"candidate ids repeat: {repeated}; make the generators' ids unique")
@@ -388,16 +424,18 @@ def twin_key(case: GoldenCase) -> str:
     return next((tag for tag in case.tags if tag.startswith(TWIN)), case.id)
 
 
-def run_base(pool: Sequence[GoldenCase]) -> tuple[dict[str, Any], list[Completion]]:
-    """The base model's identity and generation settings, and its greedy answer to each candidate (cached)."""
+def run_base(pool: Sequence[GoldenCase], set_dir: Path) -> tuple[dict[str, Any], list[Completion]]:
+    """The base model's identity and generation settings (`set_dir`'s generation.toml), and its greedy
+    answer to each candidate (cached)."""
+    generation_toml = generation_settings(set_dir.parent, set_dir.name)
     config = HarnessConfig.load(ROOT)
     cache = GenerationCache.in_dir(config.cache_dir)
     try:
         model = ModelFactory(config, cache).build(parse_spec(MODEL, config, cwd=ROOT))
         # cast: mypy does not take GoldenCase's ChatMessage (a TypedDict) as the Mapping[str, str] Prompt wants
         prompts = cast(list[Prompt], [c.prompt() for c in pool])
-        answers = model.generate(prompts, **GENERATION)
-        generation = {**config.generation.params(), **GENERATION}
+        answers = model.generate(prompts, **generation_toml)
+        generation = {**config.generation.params(), **generation_toml}
         identity = {"spec": MODEL, "label": model.label, "fingerprint": model.fingerprint(), "generation": generation}
         return identity, answers
     finally:
@@ -455,15 +493,18 @@ def problems(kept: Sequence[GoldenCase], families: dict[str, dict[str, int]]) ->
     return found
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Select golden/regression cases the base model passes.")
+def main(argv: Sequence[str] | None = None, content: Content = REGRESSION, set_dir: Path = HERE) -> int:
+    """Select `content`'s candidates the base passes robustly into `set_dir` (cases.jsonl, selection.json)."""
+    parser = argparse.ArgumentParser(description=f"Select golden/{set_dir.name} cases the base model passes.")
     parser.add_argument("--check", action="store_true", help="run the selection and report; write nothing")
     args = parser.parse_args(argv)
+    cases_path, selection_path, noise_path = set_dir / CASES, set_dir / SELECTION, set_dir / NOISE_FLOOR
+    where = cases_path.relative_to(ROOT)
 
     started = time.monotonic()
-    pool = candidate_pool()
-    model, answers = run_base(pool)
-    noisy = noise_flips(NOISE_FLOOR)
+    pool = candidate_pool(content)
+    model, answers = run_base(pool, set_dir)
+    noisy = noise_flips(noise_path)
     kept, dropped = select(pool, [a.text for a in answers], noisy)
     families = per_family(pool, kept)
     wall_s = round(time.monotonic() - started, 1)
@@ -477,30 +518,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
     lines = "".join(c.to_json_line() + "\n" for c in kept)
     if args.check:
-        same = CASES.is_file() and CASES.read_text(encoding="utf-8") == lines
-        print(f"{CASES.relative_to(ROOT)} {'is up to date' if same else 'would change'} (--check: nothing written)")
+        same = cases_path.is_file() and cases_path.read_text(encoding="utf-8") == lines
+        print(f"{where} {'is up to date' if same else 'would change'} (--check: nothing written)")
         return 0 if same and not found else 1
     if found:
         return 1
 
-    CASES.write_text(lines, encoding="utf-8", newline="\n")
-    assert [c.id for c in load_file(CASES)] == [c.id for c in kept]  # the file we wrote must load cleanly
+    cases_path.write_text(lines, encoding="utf-8", newline="\n")
+    assert [c.id for c in load_file(cases_path)] == [c.id for c in kept]  # the file we wrote must load cleanly
     record = {
-        "command": ".venv/bin/python golden/regression/build.py",
+        "command": f".venv/bin/python golden/{set_dir.name}/build.py",
         "date": datetime.now(UTC).date().isoformat(),
         "model": {key: model[key] for key in ("spec", "label", "fingerprint")},
         "generation": model["generation"],
         "max_new_tokens": model["generation"]["max_new_tokens"],
         "pool_size": len(pool),
         "kept": len(kept),
-        "noise_floor": {"record": str(NOISE_FLOOR.relative_to(ROOT)), "dropped": len(noisy)} if noisy else None,
+        "noise_floor": {"record": str(noise_path.relative_to(ROOT)), "dropped": len(noisy)} if noisy else None,
         "families": families,
         "wall_s": wall_s,  # of this run; answers already in the generation cache take no time
         "answers": {"generated": sum(not a.cached for a in answers), "from_cache": sum(a.cached for a in answers)},
         "dropped": dropped,
     }
-    SELECTION.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
-    print(f"wrote {CASES.relative_to(ROOT)} ({len(kept)} cases) and {SELECTION.relative_to(ROOT)} in {wall_s}s")
+    selection_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n")
+    print(f"wrote {where} ({len(kept)} cases) and {selection_path.relative_to(ROOT)} in {wall_s}s")
     return 0
 
 

@@ -238,9 +238,9 @@ def _check(config: TrainConfig) -> None:
     if config.replay.loss == "distill" and not config.shared_prefix:
         raise TrainConfigError(f"{where}: train.replay.loss = distill needs train.shared_prefix: true (the harness's "
                                "trainer computes the distillation loss; TRL's own cannot)")  # fmt: skip
-    if config.adapter.loraplus_lr_ratio < 1:
-        raise TrainConfigError(f"{where}: train.adapter.loraplus_lr_ratio = {config.adapter.loraplus_lr_ratio} must "
-                               "be at least 1 (1: plain LoRA; LoRA+ speeds up the B matrices, never slows them)")  # fmt: skip
+    if (ratio := config.adapter.loraplus_lr_ratio) < 1:
+        raise TrainConfigError(f"{where}: train.adapter.loraplus_lr_ratio = {ratio} must be at least 1 "
+                               "(1: plain LoRA; LoRA+ speeds up the B matrices, never slows them)")  # fmt: skip
     for name, value in (("batch_size", config.batch_size), ("adapter.rank", config.adapter.rank)):
         if value < 1:
             raise TrainConfigError(f"{where}: train.{name} = {value} must be at least 1")

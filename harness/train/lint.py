@@ -69,11 +69,27 @@ def narrow_training_without_replay(config: TrainConfig, facts: RunFacts) -> str 
     return None
 
 
+PROMOTION_FORGETTING_SET = "regression"
+"""The golden set suites/test_regression.py scores `regression.no_forgetting` on at promotion."""
+
+
+def forgetting_vote_on_the_promotion_set(config: TrainConfig, facts: RunFacts) -> str | None:
+    if "forgetting" in config.eval_gate.gates and config.eval_gate.forgetting_set == PROMOTION_FORGETTING_SET:
+        return (
+            f"the eval gate's forgetting vote replays golden/{PROMOTION_FORGETTING_SET}, the set the promotion gate "
+            "scores: the checkpoint kept is the one that happened to lose fewest of those very cases, so the "
+            "suite's figure for it is optimistic; set train.eval_gate.forgetting_set to a twin set "
+            "(golden/regression_twin)"
+        )
+    return None
+
+
 RULES: tuple[Rule, ...] = (
     memorisation_recipe,
     high_learning_rate_on_instruct,
     no_validation_split,
     narrow_training_without_replay,
+    forgetting_vote_on_the_promotion_set,
 )
 
 
