@@ -448,7 +448,7 @@ def test_every_shipped_set_a_suite_generates_for_fixes_its_budget() -> None:
     from harness.golden import generation_settings
 
     shipped = (("banking77", 20), ("ood", 20), ("injection", 20), ("multilingual", 20), ("regression", 64),
-               ("regression_twin", 64), ("quantities", 128))  # fmt: skip
+               ("regression_dev", 64), ("quantities", 128))  # fmt: skip
     for name, budget in shipped:
         assert generation_settings(REPO / "golden", name) == {"max_new_tokens": budget}
     suites = "".join(path.read_text() for path in (REPO / "suites").glob("test_*.py"))

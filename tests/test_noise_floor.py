@@ -72,16 +72,16 @@ def test_every_variant_runs_and_batching_changes_no_answer(tiny_model_dir: Path,
     assert by_name["batch1"].negative_flips == [] and by_name["batch5"].negative_flips == []
 
 
-def test_the_twin_set_asks_the_regression_sets_kinds_of_question_about_other_items() -> None:
-    """The eval gate's forgetting vote replays golden/regression_twin so that the checkpoint it keeps is
+def test_the_dev_set_asks_the_regression_sets_kinds_of_question_about_other_items() -> None:
+    """The eval gate's forgetting vote replays golden/regression_dev so that the checkpoint it keeps is
     scored fairly by the regression suite: the pools share families, checks and formats, never a prompt."""
-    build, twin = _builder(), _builder(GOLDEN / "regression_twin" / "build.py")
-    pool, twin_pool = build.candidate_pool(), twin.regression.candidate_pool(twin.TWIN)
-    assert not {repr(c.prompt()) for c in pool} & {repr(c.prompt()) for c in twin_pool}
-    assert not {c.id for c in pool} & {c.id for c in twin_pool}
-    assert Counter(map(build.family, pool)) == Counter(map(build.family, twin_pool))
-    shipped = {c.id for c in load_set(GOLDEN, "regression_twin")}
-    assert shipped <= {c.id for c in twin_pool}  # every shipped case comes from the twin's pool
+    build, dev = _builder(), _builder(GOLDEN / "regression_dev" / "build.py")
+    pool, dev_pool = build.candidate_pool(), dev.regression.candidate_pool(dev.DEV)
+    assert not {repr(c.prompt()) for c in pool} & {repr(c.prompt()) for c in dev_pool}
+    assert not {c.id for c in pool} & {c.id for c in dev_pool}
+    assert Counter(map(build.family, pool)) == Counter(map(build.family, dev_pool))
+    shipped = {c.id for c in load_set(GOLDEN, "regression_dev")}
+    assert shipped <= {c.id for c in dev_pool}  # every shipped case comes from the dev pool
     assert not {repr(c.prompt()) for c in load_set(GOLDEN, "regression")} & {
-        repr(c.prompt()) for c in load_set(GOLDEN, "regression_twin")
+        repr(c.prompt()) for c in load_set(GOLDEN, "regression_dev")
     }

@@ -249,7 +249,7 @@ def test_the_repository_config_loads_and_resolves_paths() -> None:
     assert config.replay.prompts is not None and config.replay.prompts.is_file()
     assert config.learning_rate == 2e-3 and config.adapter.top_layers == 16
     assert config.eval_gate.gates["forgetting"] == "regression.no_forgetting"  # the suites choose the checkpoint
-    assert config.eval_gate.forgetting_set == "regression_twin"  # on cases the promotion gate does not score
+    assert config.eval_gate.forgetting_set == "regression_dev"  # on cases the promotion gate does not score
 
 
 def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
@@ -274,9 +274,9 @@ def test_lint_flags_a_forgetting_vote_on_the_set_the_promotion_gate_scores(tmp_p
     facts = RunFacts(train_rows=5000, val_rows=500, base_is_instruct=True, has_regression_suite=True)
     gates = "gates: {accuracy: a.accuracy, forgetting: regression.no_forgetting}"
     voted = load_train_config(_write_config(tmp_path / "v.yaml", f"train: {{eval_gate: {{{gates}}}}}"), tmp_path)
-    assert ["twin set" in w for w in lint(voted, facts)] == [True]
-    twin = f"train: {{eval_gate: {{{gates}, forgetting_set: regression_twin}}}}"
-    assert lint(load_train_config(_write_config(tmp_path / "t.yaml", twin), tmp_path), facts) == []
+    assert ["golden/regression_dev" in w for w in lint(voted, facts)] == [True]
+    dev = f"train: {{eval_gate: {{{gates}, forgetting_set: regression_dev}}}}"
+    assert lint(load_train_config(_write_config(tmp_path / "d.yaml", dev), tmp_path), facts) == []
 
 
 def test_whole_answers_learn_the_end_of_turn_and_cut_ones_do_not(tiny_model_dir: Path) -> None:

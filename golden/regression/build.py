@@ -17,7 +17,7 @@ Run from anywhere (paths resolve from this file):
    the base's own answers). The kept cases go to cases.jsonl (sorted by id); the run's record (model,
    fingerprint, counts, dropped ids with the base's answer and why) goes to selection.json.
 
-golden/regression_twin/build.py runs the same selection on the same families asked about other items
+golden/regression_dev/build.py runs the same selection on the same families asked about other items
 (`Content`): the set `harness train`'s forgetting vote replays, so the checkpoint it keeps is judged here
 on cases no training decision has seen.
 
@@ -361,7 +361,7 @@ def ends_with_cases(content: Content) -> Iterator[GoldenCase]:
 
 class Content(NamedTuple):
     """The items a set's candidates ask about, family by family. The regression set and its twin
-    (golden/regression_twin, the eval gate's forgetting probe) ask the same kinds of question about
+    (golden/regression_dev, the eval gate's forgetting probe) ask the same kinds of question about
     different items, so a checkpoint chosen on one is scored fairly on the other. `capitals` needs 30
     pairs: after the plain questions, the format families reuse [:12], [12:22] and [22:30]."""
 

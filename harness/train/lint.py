@@ -78,8 +78,8 @@ def forgetting_vote_on_the_promotion_set(config: TrainConfig, facts: RunFacts) -
         return (
             f"the eval gate's forgetting vote replays golden/{PROMOTION_FORGETTING_SET}, the set the promotion gate "
             "scores: the checkpoint kept is the one that happened to lose fewest of those very cases, so the "
-            "suite's figure for it is optimistic; set train.eval_gate.forgetting_set to a twin set "
-            "(golden/regression_twin)"
+            "suite's figure for it is optimistic; set train.eval_gate.forgetting_set to a dev set "
+            "of the same families (golden/regression_dev)"
         )
     return None
 

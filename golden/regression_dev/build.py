@@ -1,7 +1,7 @@
-"""Build golden/regression_twin/cases.jsonl: the regression set's twin, for the eval gate's forgetting vote.
+"""Build golden/regression_dev/cases.jsonl: the regression set's dev counterpart, for the eval gate's forgetting vote.
 
-    .venv/bin/python golden/regression_twin/build.py           # run the base, select, write both files
-    .venv/bin/python golden/regression_twin/build.py --check   # run the base and report; write nothing
+    .venv/bin/python golden/regression_dev/build.py           # run the base, select, write both files
+    .venv/bin/python golden/regression_dev/build.py --check   # run the base and report; write nothing
 
 `harness train`'s eval gate can let forgetting vote on which checkpoint is kept
 (`eval_gate.gates.forgetting`). If it replayed golden/regression itself, the checkpoint chosen would be
@@ -134,8 +134,8 @@ JSON_COMPLETIONS = [
     ("language", "German", "country"), ("day", "Sunday", "next_day"),
 ]  # fmt: skip
 
-TWIN = regression.Content(
-    id_prefix="twin", capitals=CAPITALS, opposites=OPPOSITES, colours=COLOURS, animals=ANIMALS, general=GENERAL,
+DEV = regression.Content(
+    id_prefix="dev", capitals=CAPITALS, opposites=OPPOSITES, colours=COLOURS, animals=ANIMALS, general=GENERAL,
     counts=COUNTS, arithmetic=ARITHMETIC, caps_requests=CAPS_REQUESTS, bullet_topics=BULLET_TOPICS,
     json_templates=JSON_TEMPLATES, json_completions=JSON_COMPLETIONS,
     describe_topics=["the wind", "a river", "a dog", "a flower", "the stars", "snow"],
@@ -156,4 +156,4 @@ TWIN = regression.Content(
 
 
 if __name__ == "__main__":
-    sys.exit(regression.main(content=TWIN, set_dir=HERE))
+    sys.exit(regression.main(content=DEV, set_dir=HERE))
