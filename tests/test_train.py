@@ -458,7 +458,7 @@ def test_the_forgetting_metric_replays_the_regression_set_at_every_evaluation(pr
     for evaluation in result.history:
         forgetting = next(c for c in evaluation["checks"] if c["metric"] == "forgetting")
         assert forgetting["gate"] == "regression.no_forgetting"
-        assert forgetting["detail"] == "lost 0 of the base's 2 passes, gained 0; the gate allows 0"
+        assert forgetting["detail"] == "golden/regression: lost 0 of the base's 2 passes, gained 0; the gate allows 0"
         assert forgetting["value"] == 1.0 and forgetting["margin"] == 0.0 and forgetting["lost"] == []
         assert evaluation["score"] == min(c["margin"] for c in evaluation["checks"])
 

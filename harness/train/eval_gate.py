@@ -145,6 +145,8 @@ class ForgettingProbe:
     """Each case's checks (`metrics.run_check` specs): a case passes when all of them do."""
     max_new_tokens: int
     """The golden set's budget (its generation.toml), as the suite answers."""
+    golden_set: str = ""
+    """The set replayed, named in each check's detail: its counts are not the suite's when it is a dev set."""
     base_passes: list[bool] | None = None
 
     def measure(self, model: Any, tokenizer: Any) -> GateCheck:
@@ -152,7 +154,7 @@ class ForgettingProbe:
             with adapter_off(model):
                 self.base_passes = self._passes(model, tokenizer)
         return forgetting_check(self.gate, self._passes(model, tokenizer), self.base_passes, self.max_share,
-                                self.alpha, self.ids)  # fmt: skip
+                                self.alpha, self.ids, self.golden_set)  # fmt: skip
 
     def _passes(self, model: Any, tokenizer: Any) -> list[bool]:
         answers = generate_answers(model, tokenizer, self.prompts, self.max_new_tokens)
@@ -161,7 +163,7 @@ class ForgettingProbe:
 
 
 def forgetting_check(gate: str, passes: Sequence[bool], base_passes: Sequence[bool], max_share: float,
-                     alpha: float, ids: Sequence[str] | None = None) -> GateCheck:  # fmt: skip
+                     alpha: float, ids: Sequence[str] | None = None, golden_set: str = "") -> GateCheck:  # fmt: skip
     """`ForgettingProbe`'s check: the share of the base's passes kept against the least share that passes."""
     kept_by_base = sum(base_passes)
     names = list(ids) if ids is not None else [str(i) for i in range(len(passes))]
@@ -171,6 +173,7 @@ def forgetting_check(gate: str, passes: Sequence[bool], base_passes: Sequence[bo
     allowed = stats.most_losable(kept_by_base, gained, max_share, alpha)
     kept, least = (1 - lost / kept_by_base, 1 - allowed / kept_by_base) if kept_by_base else (1.0, 1.0)
     detail = f"lost {lost} of the base's {kept_by_base} passes, gained {gained}; the gate allows {allowed}"
+    detail = f"golden/{golden_set}: {detail}" if golden_set else detail
     return GateCheck(gate=gate, metric="forgetting", value=kept, lower=kept, bar=least, detail=detail,
                      lost=lost_ids)  # fmt: skip
 

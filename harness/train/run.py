@@ -374,7 +374,7 @@ def _forgetting_probe(config: TrainConfig, harness: HarnessConfig) -> Forgetting
     return ForgettingProbe(
         gate=gate, max_share=harness_threshold(harness, gate), alpha=GateSettings.from_table(harness.gates).alpha,
         ids=[case.id for case in cases], prompts=[cast("Prompt", case.prompt()) for case in cases], checks=checks,
-        max_new_tokens=int(budget),
+        max_new_tokens=int(budget), golden_set=name,
     )  # fmt: skip
 
 
