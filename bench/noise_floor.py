@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT / "golden" / "regression"))
 
 
 def main() -> None:
-    from build import passes  # the builder's pass rule: the set was selected with it
     from learning_curve import cpu_flags
 
+    from build import passes  # the builder's pass rule: the set was selected with it
     from harness import noise_floor
     from harness.config import HarnessConfig
     from harness.golden import generation_settings, load_set
@@ -44,7 +44,8 @@ def main() -> None:
     print(f"cpu: {cpu_flags()}", flush=True)
     harness = HarnessConfig.load(ROOT)
     cases = load_set(harness.golden_dir, args.set)
-    started = time.perf_counter()
+    budget = generation_settings(harness.golden_dir, args.set).get("max_new_tokens", harness.generation.max_new_tokens)
+    started = time.perf_counter()  # the set and its budget are read before the null adapter's long training
     null_adapter = args.null_adapter or noise_floor.train_null_adapter(
         args.config, harness, ROOT / "runs" / f"null_adapter_seed{args.seed}", noise_floor.NULL_ADAPTER_STEPS,
         args.seed)
@@ -52,7 +53,7 @@ def main() -> None:
     reference, variants = noise_floor.measure(
         base_dir, null_adapter, [c.prompt() for c in cases], [c.id for c in cases],
         lambda i, text: passes(text, cases[i].expected),
-        max_new_tokens=generation_settings(harness.golden_dir, args.set)["max_new_tokens"],
+        max_new_tokens=budget,
         batch_size=harness.generation.batch_size)  # fmt: skip
     robust = [c.id for i, c in enumerate(cases) if reference[i] and all(v.passed[i] for v in variants)]
     record = {"set": args.set, "null_adapter_seed": args.seed, "cases": len(cases),
