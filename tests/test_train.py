@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import HarnessConfig
 from harness.train.config import TrainConfigError, load_train_config
-from harness.train.lint import RunFacts, lint
+from harness.train.lint import RunFacts, lint, review
 from harness.train.run import TrainingRefused, check_data_gates, train
 
 LABELS = ["yes", "no"]
@@ -218,6 +218,30 @@ def test_strict_mode_turns_lint_warnings_into_a_refusal(project: HarnessConfig) 
         train(config, project, strict=True, data_gates=False)
 
 
+def test_strict_mode_trains_past_a_warning_the_config_accepts_with_its_reason(project: HarnessConfig) -> None:
+    text = TINY_TRAIN.format(steps=1).replace("rank: 4,", "rank: 64,") + (
+        "  lint_accepted: {memorisation_recipe: 'a tiny fixture, memorised on purpose',\n"
+        "                  high_learning_rate_on_instruct: a random tiny model has no alignment to lose}\n"
+    )
+    config = load_train_config(_write_config(project.root / "s.yaml", text), project.root)
+    result = train(config, project, strict=True, data_gates=False)
+    assert result.warnings == []
+    assert [w.split(" [accepted: ")[1] for w in result.accepted_lint] == [
+        "a tiny fixture, memorised on purpose]", "a random tiny model has no alignment to lose]"
+    ]
+    summary = json.loads(result.summary_path.read_text())
+    assert summary["result"]["accepted_lint"] == result.accepted_lint  # the acceptance is on record, with its reason
+
+
+def test_an_accepted_rule_leaves_the_other_warnings_standing(tmp_path: Path) -> None:
+    body = ("train: {adapter: {rank: 128}, epochs: 5, learning_rate: 3.0e-3, "
+            "lint_accepted: {high_learning_rate_on_instruct: measured in docs/x.md}}")  # fmt: skip
+    config = load_train_config(_write_config(tmp_path / "c.yaml", body), tmp_path)
+    report = review(config, RunFacts(train_rows=300, val_rows=10, base_is_instruct=True, has_regression_suite=True))
+    assert [("destroy its alignment" in w, "measured in docs/x.md" in w) for w in report.accepted] == [(True, True)]
+    assert len(report.warnings) == 2 and not any("destroy its alignment" in w for w in report.warnings)
+
+
 def test_training_refuses_to_start_without_data_suites(tmp_path: Path) -> None:
     with pytest.raises(TrainingRefused, match="no data suites"):
         check_data_gates(tmp_path / "data", tmp_path)
@@ -233,6 +257,8 @@ def test_training_refuses_to_start_without_data_suites(tmp_path: Path) -> None:
         ("task: x", r"needs a `train:` section"),
         ("train: {eval_gate: {golden_set: b, max_new_tokens: 5}}", r"sets golden_set and max_new_tokens"),
         ("train: {eval_gate: {gates: {f1: x.f1}}}", r"unknown metric\(s\) \['f1'\]; use \('accuracy'"),
+        ("train: {lint_accepted: {high_lr: measured}}", r"train.lint_accepted.high_lr: no such lint rule; the rules"),
+        ("train: {lint_accepted: {memorisation_recipe: ' '}}", r"lint_accepted.memorisation_recipe needs a reason"),
     ],
 )
 def test_config_errors_name_the_file_and_the_key(tmp_path: Path, body: str, message: str) -> None:
@@ -250,6 +276,8 @@ def test_the_repository_config_loads_and_resolves_paths() -> None:
     assert config.learning_rate == 2e-3 and config.adapter.top_layers == 16
     assert config.eval_gate.gates["forgetting"] == "regression.no_forgetting"  # the suites choose the checkpoint
     assert config.eval_gate.forgetting_set == "regression_dev"  # on cases the promotion gate does not score
+    facts = RunFacts(train_rows=7670, val_rows=862, base_is_instruct=True, has_regression_suite=True)
+    assert review(config, facts).warnings == []  # the demo passes `harness train --strict`: every warning explained
 
 
 def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:

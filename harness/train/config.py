@@ -132,6 +132,9 @@ class TrainConfig:
     preferences: PreferenceSettings = field(default_factory=PreferenceSettings)
     experiment: str = "harness-train"
     """MLflow experiment name the run is logged under."""
+    lint_accepted: dict[str, str] = field(default_factory=dict)
+    """Config-lint rules (`harness.train.lint`) whose warning this recipe accepts -> why. Accepted warnings are
+    still printed and recorded, with the reason, but `--strict` does not refuse them."""
 
 
 def load_train_config(path: Path, root: Path | None = None) -> TrainConfig:
@@ -241,6 +244,21 @@ def _check(config: TrainConfig) -> None:
     if (ratio := config.adapter.loraplus_lr_ratio) < 1:
         raise TrainConfigError(f"{where}: train.adapter.loraplus_lr_ratio = {ratio} must be at least 1 "
                                "(1: plain LoRA; LoRA+ speeds up the B matrices, never slows them)")  # fmt: skip
+    _check_lint_accepted(config)
     for name, value in (("batch_size", config.batch_size), ("adapter.rank", config.adapter.rank)):
         if value < 1:
             raise TrainConfigError(f"{where}: train.{name} = {value} must be at least 1")
+
+
+def _check_lint_accepted(config: TrainConfig) -> None:
+    """An accepted rule must exist (a typo would accept nothing) and carry a reason (an acceptance without
+    one is a silenced warning)."""
+    from harness.train.lint import RULE_NAMES
+
+    for rule, reason in config.lint_accepted.items():
+        if rule not in RULE_NAMES:
+            raise TrainConfigError(f"{config.source}: train.lint_accepted.{rule}: no such lint rule; "
+                                   f"the rules are {list(RULE_NAMES)}")  # fmt: skip
+        if not reason.strip():
+            raise TrainConfigError(f"{config.source}: train.lint_accepted.{rule} needs a reason: say why this "
+                                   "recipe goes against the rule (a measurement, a doc page)")  # fmt: skip

@@ -1,7 +1,9 @@
 """Config lint: training recipes that practitioners keep reporting as failures, caught before training.
 
 Each rule is a plain function from the facts of a run to a warning (or None). Warnings land in the run
-summary; `harness train --strict` turns them into errors.
+summary; `harness train --strict` turns them into errors. A config may accept a rule's warning for a
+stated reason (`train.lint_accepted: {rule: reason}`): a recipe whose measurements contradict a rule of
+thumb says so once, in the config, and `--strict` still guards against everything else.
 """
 
 from __future__ import annotations
@@ -93,5 +95,31 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+RULE_NAMES = tuple(rule.__name__ for rule in RULES)
+"""What `train.lint_accepted` may name."""
+
+
 def lint(config: TrainConfig, facts: RunFacts) -> list[str]:
+    """Every rule's warning, accepted or not."""
     return [warning for rule in RULES if (warning := rule(config, facts))]
+
+
+@dataclass(frozen=True)
+class LintReport:
+    warnings: list[str]
+    """Warnings the config does not accept: `--strict` refuses to train while there are any."""
+    accepted: list[str]
+    """Warnings the config accepts, each followed by its stated reason."""
+
+
+def review(config: TrainConfig, facts: RunFacts) -> LintReport:
+    """The rules' warnings, split by `train.lint_accepted` into those that stand and those accepted."""
+    report = LintReport(warnings=[], accepted=[])
+    for rule in RULES:
+        if (warning := rule(config, facts)) is None:
+            continue
+        if (reason := config.lint_accepted.get(rule.__name__)) is None:
+            report.warnings.append(warning)
+        else:
+            report.accepted.append(f"{warning} [accepted: {reason}]")
+    return report

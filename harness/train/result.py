@@ -23,5 +23,7 @@ class TrainResult:
     peak_rss_mb: float
     best: dict[str, Any] | None
     """The checkpoint the eval gate chose (step, score, checks); None when none was scored (no val split)."""
+    accepted_lint: list[str] = field(default_factory=list)
+    """Config lint warnings the config accepts (`train.lint_accepted`), each with its reason."""
     history: list[dict[str, Any]] = field(default_factory=list)
     """Every eval-gate evaluation, in step order."""

@@ -76,11 +76,14 @@ def train(
         check_data_gates(config.dataset, harness.root)
     train_rows, val_rows = read_split(config.dataset, "train"), read_split(config.dataset, "val")
     tokenizer = load_tokenizer(base_dir)
-    warnings = config_lint.lint(config, _facts(train_rows, val_rows, tokenizer, harness))
-    for warning in warnings:
+    lint = config_lint.review(config, _facts(train_rows, val_rows, tokenizer, harness))
+    for warning in lint.warnings:
         print(f"lint: {warning}", flush=True)
-    if strict and warnings:
-        raise TrainingRefused(f"--strict: {len(warnings)} lint warning(s); fix the config or drop --strict")
+    for accepted in lint.accepted:
+        print(f"lint (accepted in train.lint_accepted): {accepted}", flush=True)
+    if strict and lint.warnings:
+        raise TrainingRefused(f"--strict: {len(lint.warnings)} lint warning(s); fix the config, accept a rule "
+                              "with its reason in train.lint_accepted, or drop --strict")  # fmt: skip
     gate = _eval_gate(config, harness, tokenizer, val_rows)  # a bad eval_gate stops here, before the slow work
     replay = _replay(config, harness, len(train_rows), train_rows)
     model = load_model(config, base_dir)
@@ -90,7 +93,8 @@ def train(
     seconds = time.perf_counter() - started
     final = _finish(config, trainer, gate, base_id)
     result = TrainResult(
-        adapter_dir=config.output_dir, summary_path=config.output_dir / SUMMARY_FILE, warnings=warnings,
+        adapter_dir=config.output_dir, summary_path=config.output_dir / SUMMARY_FILE, warnings=lint.warnings,
+        accepted_lint=lint.accepted,
         steps=int(output.global_step), seconds=seconds, train_rows=len(train_rows), replay_rows=len(replay),
         tokens_per_second=float(output.metrics.get("train_tokens_per_second", 0.0)) or _tokens_per_second(trainer),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -462,8 +466,8 @@ def _tokens_per_second(trainer: Any) -> float:
 
 
 SUMMARY_FILE = "training_summary.json"
-NOT_INPUTS = ("source", "output_dir", "experiment")
-"""Settings that say where an adapter goes and how it is logged, not what it is."""
+NOT_INPUTS = ("source", "output_dir", "experiment", "lint_accepted")
+"""Settings that say where an adapter goes, how it is logged and which warnings were accepted, not what it is."""
 
 
 def inputs_digest(config: TrainConfig, base_id: str) -> str:
@@ -510,6 +514,7 @@ def _summary_lines(result: TrainResult) -> str:
     if result.best:
         lines.append(f"best checkpoint: step {result.best['step']} (gate score {result.best['score']:+.3f})")
     lines += [f"lint warning: {w}" for w in result.warnings]
+    lines += [f"lint accepted: {w}" for w in result.accepted_lint]
     lines.append(f"adapter: {result.adapter_dir}")
     return "\n".join(lines)
 
