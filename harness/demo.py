@@ -3,7 +3,8 @@
     .venv/bin/python -m harness.demo [--config training/configs/banking77.yaml]
 
 1. `harness curate`   raw Banking77 (+ out-of-scope and replay pools) -> runs/banking77/data, data gates
-2. `harness train`    LoRA adapter -> runs/banking77/adapter (refuses unless the data gates pass)
+2. `harness train --strict`    LoRA adapter -> runs/banking77/adapter (refuses unless the data gates pass and
+   every config-lint warning is fixed or accepted with its reason in `train.lint_accepted`)
 3. `pytest suites/ --task banking77 --model=base`   the bar: the base model on every Banking77 suite, with
    the cheap baselines
 4. `harness promote --task banking77 --adapter runs/banking77/adapter`   the task's suites decide;
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     task = load(Path(args.config)).task  # its [tool.harness.tasks] entry: its suites decide, its champion moves
     started = time.perf_counter()
     steps = [run("curate", harness_command("curate", "--config", args.config))]
-    steps.append(run("train", harness_command("train", "--config", args.config)))
+    steps.append(run("train", harness_command("train", "--config", args.config, "--strict")))  # lint-clean recipes
     base_dir = Path("reports") / report.run_dir_name("demo-base")
     steps.append(run("base suites", [sys.executable, "-m", "pytest", "suites/", "--task", task, "--model=base",
                                      f"--report-dir={base_dir}", "-q"], ok=(0, 1)))  # fmt: skip
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     stop_if_broken(f"promote {ADAPTER}", read_json(champion_dir / "results.json" if champion_dir else None))
     candidate_steps = max(1, round(trained_steps(ADAPTER) * CANDIDATE_STEP_SHARE))
     steps += [champion_step, run("train candidate", harness_command(
-        "train", "--config", args.config, "--max-steps", str(candidate_steps), "--output-dir", str(CANDIDATE)))]
+        "train", "--config", args.config, "--strict", "--max-steps", str(candidate_steps),
+        "--output-dir", str(CANDIDATE)))]
     candidate_step, candidate_dir = promote(CANDIDATE, task)
     steps.append(candidate_step)
     rows = [
