@@ -242,6 +242,21 @@ def test_an_accepted_rule_leaves_the_other_warnings_standing(tmp_path: Path) -> 
     assert len(report.warnings) == 2 and not any("destroy its alignment" in w for w in report.warnings)
 
 
+@pytest.mark.parametrize(
+    ("accepted", "message"),
+    [
+        ("{high_lr: measured}", r"train.lint_accepted.high_lr: no such lint rule; the rules are \['memorisation"),
+        ("{memorisation_recipe: ' '}", r"train.lint_accepted.memorisation_recipe needs a reason"),
+    ],
+)
+def test_an_acceptance_names_a_real_rule_and_says_why(project: HarnessConfig, accepted: str, message: str) -> None:
+    text = TINY_TRAIN.format(steps=1) + f"  lint_accepted: {accepted}\n"
+    path = _write_config(project.root / "a.yaml", text)
+    with pytest.raises(TrainConfigError, match=message) as error:
+        train(load_train_config(path, project.root), project)  # refused before the data gates run
+    assert str(path) in str(error.value)
+
+
 def test_training_refuses_to_start_without_data_suites(tmp_path: Path) -> None:
     with pytest.raises(TrainingRefused, match="no data suites"):
         check_data_gates(tmp_path / "data", tmp_path)
@@ -257,8 +272,6 @@ def test_training_refuses_to_start_without_data_suites(tmp_path: Path) -> None:
         ("task: x", r"needs a `train:` section"),
         ("train: {eval_gate: {golden_set: b, max_new_tokens: 5}}", r"sets golden_set and max_new_tokens"),
         ("train: {eval_gate: {gates: {f1: x.f1}}}", r"unknown metric\(s\) \['f1'\]; use \('accuracy'"),
-        ("train: {lint_accepted: {high_lr: measured}}", r"train.lint_accepted.high_lr: no such lint rule; the rules"),
-        ("train: {lint_accepted: {memorisation_recipe: ' '}}", r"lint_accepted.memorisation_recipe needs a reason"),
     ],
 )
 def test_config_errors_name_the_file_and_the_key(tmp_path: Path, body: str, message: str) -> None:

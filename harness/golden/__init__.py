@@ -28,7 +28,12 @@ from harness.golden.cases import (
 )
 from harness.golden.generation import GENERATION_FILE, GoldenSet, generation_settings
 
+REGRESSION_SET = "regression"
+"""The general-capability set suites/test_regression.py scores `regression.no_forgetting` on at promotion.
+The eval gate's forgetting vote replays it by default, and the config lint warns when it does."""
+
 __all__ = [
+    "REGRESSION_SET",
     "CASES_FILE",
     "GENERATION_FILE",
     "GoldenSet",

@@ -15,6 +15,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from harness.errors import UsageError
+from harness.golden import REGRESSION_SET
 
 METHODS = ("lora", "dora", "qlora")
 REPLAY_LOSSES = ("answers", "distill")
@@ -62,7 +63,7 @@ class EvalGateSettings:
     (golden/<set>/generation.toml), so the gate and the suites score the same kind of answer."""
     max_new_tokens: int | None = None
     """The new-token budget when no golden_set is named (neither: [tool.harness.generation]'s)."""
-    forgetting_set: str = "regression"
+    forgetting_set: str = REGRESSION_SET
     """The golden set the `forgetting` metric replays: suites/test_regression.py's, answered with its budget."""
 
 
@@ -244,21 +245,7 @@ def _check(config: TrainConfig) -> None:
     if (ratio := config.adapter.loraplus_lr_ratio) < 1:
         raise TrainConfigError(f"{where}: train.adapter.loraplus_lr_ratio = {ratio} must be at least 1 "
                                "(1: plain LoRA; LoRA+ speeds up the B matrices, never slows them)")  # fmt: skip
-    _check_lint_accepted(config)
     for name, value in (("batch_size", config.batch_size), ("adapter.rank", config.adapter.rank)):
         if value < 1:
             raise TrainConfigError(f"{where}: train.{name} = {value} must be at least 1")
 
-
-def _check_lint_accepted(config: TrainConfig) -> None:
-    """An accepted rule must exist (a typo would accept nothing) and carry a reason (an acceptance without
-    one is a silenced warning)."""
-    from harness.train.lint import RULE_NAMES
-
-    for rule, reason in config.lint_accepted.items():
-        if rule not in RULE_NAMES:
-            raise TrainConfigError(f"{config.source}: train.lint_accepted.{rule}: no such lint rule; "
-                                   f"the rules are {list(RULE_NAMES)}")  # fmt: skip
-        if not reason.strip():
-            raise TrainConfigError(f"{config.source}: train.lint_accepted.{rule} needs a reason: say why this "
-                                   "recipe goes against the rule (a measurement, a doc page)")  # fmt: skip

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.train.config import TrainConfig
+from harness.golden import REGRESSION_SET
+from harness.train.config import TrainConfig, TrainConfigError
 
 SMALL_DATASET = 1000
 HIGH_RANK = 64
@@ -71,14 +72,10 @@ def narrow_training_without_replay(config: TrainConfig, facts: RunFacts) -> str 
     return None
 
 
-PROMOTION_FORGETTING_SET = "regression"
-"""The golden set suites/test_regression.py scores `regression.no_forgetting` on at promotion."""
-
-
 def forgetting_vote_on_the_promotion_set(config: TrainConfig, facts: RunFacts) -> str | None:
-    if "forgetting" in config.eval_gate.gates and config.eval_gate.forgetting_set == PROMOTION_FORGETTING_SET:
+    if "forgetting" in config.eval_gate.gates and config.eval_gate.forgetting_set == REGRESSION_SET:
         return (
-            f"the eval gate's forgetting vote replays golden/{PROMOTION_FORGETTING_SET}, the set the promotion gate "
+            f"the eval gate's forgetting vote replays golden/{REGRESSION_SET}, the set the promotion gate "
             "scores: the checkpoint kept is the one that happened to lose fewest of those very cases, so the "
             "suite's figure for it is optimistic; set train.eval_gate.forgetting_set to a dev set "
             "of the same families (golden/regression_dev)"
@@ -112,8 +109,21 @@ class LintReport:
     """Warnings the config accepts, each followed by its stated reason."""
 
 
+def check_accepted(config: TrainConfig) -> None:
+    """An accepted rule must exist (a typo would accept nothing) and carry a reason (an acceptance without one
+    is a silenced warning). `harness train` checks this first, before the data gates' slow work."""
+    for rule, reason in config.lint_accepted.items():
+        if rule not in RULE_NAMES:
+            raise TrainConfigError(f"{config.source}: train.lint_accepted.{rule}: no such lint rule; "
+                                   f"the rules are {list(RULE_NAMES)}")  # fmt: skip
+        if not reason.strip():
+            raise TrainConfigError(f"{config.source}: train.lint_accepted.{rule} needs a reason: say why this "
+                                   "recipe goes against the rule (a measurement, a doc page)")  # fmt: skip
+
+
 def review(config: TrainConfig, facts: RunFacts) -> LintReport:
     """The rules' warnings, split by `train.lint_accepted` into those that stand and those accepted."""
+    check_accepted(config)
     report = LintReport(warnings=[], accepted=[])
     for rule in RULES:
         if (warning := rule(config, facts)) is None:

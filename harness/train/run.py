@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from harness.config import ConfigError, HarnessConfig
 from harness.errors import Refused
+from harness.golden import REGRESSION_SET
 from harness.train import lint as config_lint
 from harness.train.config import TrainConfig, TrainConfigError
 from harness.train.data import (
@@ -70,6 +71,7 @@ def train(
         print(f"harness train: {config.output_dir} is up to date: trained from these settings, data splits, replay "
               f"prompts and base model (inputs {inputs[:12]}); --force trains it again", flush=True)  # fmt: skip
         return done
+    config_lint.check_accepted(config)
     if config.objective == "dpo":
         return _train_on_preferences(config, harness, base_id, base_dir, inputs, started, data_gates)
     if data_gates:
@@ -164,7 +166,7 @@ def load_tokenizer(base_dir: Path) -> Any:
 def _facts(train_rows: list[Any], val_rows: list[Any], tokenizer: Any, harness: HarnessConfig) -> config_lint.RunFacts:
     return config_lint.RunFacts(
         train_rows=len(train_rows), val_rows=len(val_rows), base_is_instruct=bool(tokenizer.chat_template),
-        has_regression_suite=(harness.golden_dir / "regression").is_dir(),
+        has_regression_suite=(harness.golden_dir / REGRESSION_SET).is_dir(),
     )  # fmt: skip
 
 
