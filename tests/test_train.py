@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import HarnessConfig
 from harness.train.config import TrainConfigError, load_train_config
-from harness.train.lint import RunFacts, lint, review
+from harness.train.lint import RunFacts, review
 from harness.train.run import TrainingRefused, check_data_gates, train
 
 LABELS = ["yes", "no"]
@@ -296,7 +296,8 @@ def test_the_repository_config_loads_and_resolves_paths() -> None:
 def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
     path = _write_config(tmp_path / "c.yaml", "train: {adapter: {rank: 128}, epochs: 5, learning_rate: 3.0e-3}")
     config = load_train_config(path, tmp_path)
-    warnings = lint(config, RunFacts(train_rows=300, val_rows=0, base_is_instruct=True, has_regression_suite=True))
+    facts = RunFacts(train_rows=300, val_rows=0, base_is_instruct=True, has_regression_suite=True)
+    warnings = review(config, facts).warnings
     text = "\n".join(warnings)
     assert "memorisation recipe" in text and "destroy its alignment" in text
     assert "no validation split" in text and "without replay" in text
@@ -305,19 +306,20 @@ def test_lint_flags_the_recipes_practitioners_report(tmp_path: Path) -> None:
     replayed = load_train_config(
         _write_config(tmp_path / "r.yaml", "train: {learning_rate: 3.0e-3, replay: {prompts: p.jsonl}}"), tmp_path
     )
-    advice = [w for w in lint(replayed, RunFacts(300, 10, True, True)) if "destroy its alignment" in w]
+    advice = [w for w in review(replayed, RunFacts(300, 10, True, True)).warnings if "destroy its alignment" in w]
     assert advice and "replay general data" not in advice[0]  # replay is already on: only the rate is left
     calm = load_train_config(_write_config(tmp_path / "ok.yaml", "train: {learning_rate: 2.0e-4}"), tmp_path)
-    assert lint(calm, RunFacts(train_rows=5000, val_rows=500, base_is_instruct=True, has_regression_suite=True)) == []
+    facts = RunFacts(train_rows=5000, val_rows=500, base_is_instruct=True, has_regression_suite=True)
+    assert review(calm, facts).warnings == []
 
 
 def test_lint_flags_a_forgetting_vote_on_the_set_the_promotion_gate_scores(tmp_path: Path) -> None:
     facts = RunFacts(train_rows=5000, val_rows=500, base_is_instruct=True, has_regression_suite=True)
     gates = "gates: {accuracy: a.accuracy, forgetting: regression.no_forgetting}"
     voted = load_train_config(_write_config(tmp_path / "v.yaml", f"train: {{eval_gate: {{{gates}}}}}"), tmp_path)
-    assert ["golden/regression_dev" in w for w in lint(voted, facts)] == [True]
+    assert ["golden/regression_dev" in w for w in review(voted, facts).warnings] == [True]
     dev = f"train: {{eval_gate: {{{gates}, forgetting_set: regression_dev}}}}"
-    assert lint(load_train_config(_write_config(tmp_path / "d.yaml", dev), tmp_path), facts) == []
+    assert review(load_train_config(_write_config(tmp_path / "d.yaml", dev), tmp_path), facts).warnings == []
 
 
 def test_whole_answers_learn_the_end_of_turn_and_cut_ones_do_not(tiny_model_dir: Path) -> None:

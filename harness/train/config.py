@@ -248,4 +248,3 @@ def _check(config: TrainConfig) -> None:
     for name, value in (("batch_size", config.batch_size), ("adapter.rank", config.adapter.rank)):
         if value < 1:
             raise TrainConfigError(f"{where}: train.{name} = {value} must be at least 1")
-

@@ -96,11 +96,6 @@ RULE_NAMES = tuple(rule.__name__ for rule in RULES)
 """What `train.lint_accepted` may name."""
 
 
-def lint(config: TrainConfig, facts: RunFacts) -> list[str]:
-    """Every rule's warning, accepted or not."""
-    return [warning for rule in RULES if (warning := rule(config, facts))]
-
-
 @dataclass(frozen=True)
 class LintReport:
     warnings: list[str]
