@@ -172,6 +172,42 @@ def test_rows_without_a_shared_prefix_are_exact_too(four_layers: Path) -> None:
         assert torch.allclose(trunk_loss(model, cache, single).loss, _plain_loss(model, single), atol=1e-5)
 
 
+def test_a_cache_of_other_rows_lends_the_rows_it_holds_and_only_the_rest_are_computed(four_layers: Path) -> None:
+    """Curating a row more recomputes that row: the rows an earlier trunk holds (same prefix split) come from
+    it, and the result equals a cache built from nothing, state for state, and trains to the plain loss."""
+    import torch
+
+    model, tokenizer = _lora(four_layers, top_layers=2)
+    batch = _batch(tokenizer, TEXTS, ANSWERS)
+    rows, masks = _rows(batch), _completion_masks(batch)
+    earlier = build_trunk_cache(model, rows[:2], masks[:2], 2)
+    fresh = build_trunk_cache(model, rows, masks, 2)
+    grown = build_trunk_cache(model, rows, masks, 2, reuse=earlier)
+
+    assert grown.reused_rows == 2 and fresh.reused_rows == 0
+    assert grown.own_hidden.keys() == fresh.own_hidden.keys() and grown.prefix_length == fresh.prefix_length
+    for row, states in fresh.own_hidden.items():
+        assert torch.allclose(grown.own_hidden[row], states, atol=1e-6), row
+    for key, states in fresh.prefix_hidden.items():
+        assert torch.allclose(grown.prefix_hidden[key], states, atol=1e-6), key
+    assert torch.allclose(trunk_loss(model, grown, batch).loss, _plain_loss(model, batch), atol=1e-5)
+
+    again = build_trunk_cache(model, rows[:2], masks[:2], 2, reuse=fresh)  # nothing left to compute
+    assert again.reused_rows == 2 and again.prefix_hidden.keys() == earlier.prefix_hidden.keys()
+
+
+def test_a_row_split_after_another_prefix_length_is_computed_again(four_layers: Path) -> None:
+    """A row's cached states start after its group's prefix: where the new group shares a shorter prefix (a
+    row that starts differently joined it), the earlier slice is the wrong one and the row is recomputed."""
+    model, tokenizer = _lora(four_layers, top_layers=2)
+    batch = _batch(tokenizer, TEXTS, ANSWERS)
+    rows, masks = _rows(batch), _completion_masks(batch)
+    earlier = build_trunk_cache(model, rows, masks, 2)
+    odd = tokenizer("the quick brown fox", add_special_tokens=False)["input_ids"]
+    grown = build_trunk_cache(model, [*rows, odd], [*masks, [0] * len(odd)], 2, groups=["g"] * 4, reuse=earlier)
+    assert set(grown.prefix_length.values()) == {0} and grown.reused_rows == 0
+
+
 def test_an_adapter_outside_the_layers_freezes_nothing(four_layers: Path) -> None:
     model, _ = _lora(four_layers, top_layers=2)
     model.get_base_model().lm_head.weight.requires_grad_(True)

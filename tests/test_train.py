@@ -171,6 +171,21 @@ def test_a_second_run_on_the_same_rows_reuses_the_stored_trunk(
     assert losses[0] and losses[0] == losses[1]  # the stored states are the computed ones, bit for bit
 
 
+def test_a_run_on_a_few_more_rows_computes_only_those_and_takes_the_rest_from_the_stored_trunk(
+    project: HarnessConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second curation that adds rows (here 4 to 24) recomputes 4 trunk rows, not 28; both row sets stay."""
+    first = TINY_TRAIN.format(steps=10).replace("out/adapter", "out/first")
+    train(load_train_config(_write_config(project.root / "first.yaml", first), project.root), project, data_gates=False)
+    assert "computed once in" in capsys.readouterr().out
+    _write_dataset(project.root / "more", n_train=28)
+    more = TINY_TRAIN.format(steps=10).replace("out/adapter", "out/more").replace("dataset: data", "dataset: more")
+    train(load_train_config(_write_config(project.root / "more.yaml", more), project.root), project, data_gates=False)
+    printed = capsys.readouterr().out
+    assert "over 28 distinct rows, computed once (4 rows; 24 taken from" in printed, printed
+    assert len(list((project.cache_dir / "trunk").glob("*.pt"))) == 2
+
+
 def test_an_adapter_trained_from_the_same_inputs_is_not_trained_again(
     project: HarnessConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:

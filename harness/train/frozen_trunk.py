@@ -15,6 +15,9 @@ What it costs: one no-grad forward of the trunk over the training rows, and the 
 own tokens x hidden x 4 bytes: 464 MB for Banking77's 7,053 distinct rows on SmolLM2). What it saves: the
 trunk's forward, with autograd, at every step. `bench/frozen_trunk.py` measures both on real batches.
 
+Stored trunks (`harness train` keeps them in the cache dir) lend their rows to a later pass of the same
+trunk on other rows (`build_trunk_cache`'s `reuse`), so a re-curation recomputes the rows it changed.
+
 A run too short to pay for the pass takes the same layer path from the embeddings (`embedded_predictors`):
 every layer runs each step, but the prefix still runs once and the rows in chunks of similar length.
 """
@@ -33,6 +36,8 @@ from harness.train.shared_prefix import MIN_SHARED_TOKENS, POOL, LossParts, caus
 TRUNK_BATCH_ROWS = 64
 """Rows per no-grad trunk forward while building the cache: big enough to keep the matmuls busy."""
 _LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
+Row = tuple[int, ...]
+"""A training row, by its token ids: how the cache finds its states."""
 
 
 def first_trained_layer(model: Any) -> int:
@@ -193,6 +198,8 @@ class TrunkCache:
     """Per row (its token ids): the states of the tokens after its group's prefix, shape (own tokens, hidden)."""
     group: dict[tuple[int, ...], str] = field(default_factory=dict)
     """Per row: its prefix group."""
+    reused_rows: int = 0
+    """Rows taken from an earlier cache rather than computed (`build_trunk_cache`'s `reuse`)."""
 
     @property
     def megabytes(self) -> float:
@@ -202,12 +209,17 @@ class TrunkCache:
 
 def build_trunk_cache(
     model: Any, input_ids: Sequence[Sequence[int]], completion_masks: Sequence[Sequence[int]], boundary: int,
-    groups: Sequence[str] | None = None, autocast: Any = None,
+    groups: Sequence[str] | None = None, autocast: Any = None, reuse: TrunkCache | None = None,
 ) -> TrunkCache:  # fmt: skip
     """Run the frozen trunk once over every distinct row, in the prefix groups the batches are made of
     (`groups`, one key per row; default: `prefix_groups` with groups of 2 rows or more), and keep the states
     at `boundary`. `autocast` is the context the training forward runs under, so the cached states are
-    what the trunk would have produced at every step."""
+    what the trunk would have produced at every step.
+
+    `reuse`: a cache built earlier by the same trunk (same weights, boundary and dtype: `trunk_fingerprint`)
+    on other rows. A row it holds, split after the same number of prefix tokens, is taken from it instead of
+    computed: its states depend only on its own tokens, so curating a few rows more or less recomputes
+    those rows, not the whole set."""
     import contextlib
 
     import torch
@@ -226,13 +238,38 @@ def build_trunk_cache(
         first_label = next((i for i, flag in enumerate(completion) if flag), len(row))
         shared = _common_prefix(cache.prefix_length.get(key, len(row)), row, rows_of[key][0])
         cache.prefix_length[key] = min(shared, first_label, len(row) - 1)
-    progress = plain_progress(len(cache.group), "frozen trunk")
+    for key in rows_of:
+        if key == POOL or cache.prefix_length[key] < MIN_SHARED_TOKENS:
+            cache.prefix_length[key] = 0
+        if reuse is not None:
+            rows_of[key] = _take_reusable(cache, reuse, key, rows_of[key])
+    progress = plain_progress(sum(map(len, rows_of.values())), "frozen trunk")
     with torch.no_grad(), autocast or contextlib.nullcontext(), progress as done:
         for key, rows in rows_of.items():
-            if key == POOL or cache.prefix_length[key] < MIN_SHARED_TOKENS:
-                cache.prefix_length[key] = 0
-            _cache_group(model, cache, key, rows, done)
+            if rows:
+                _cache_group(model, cache, key, rows, done)
     return cache
+
+
+def _take_reusable(cache: TrunkCache, earlier: TrunkCache, key: str, rows: list[Row]) -> list[Row]:
+    """Copy into `cache` the states of `rows` that `earlier` holds after the same prefix length (a row's own
+    states are then the same slice of the same positions); return the rows still to compute. The group's
+    prefix states come along when nothing is left to compute; otherwise the prefix runs again, because
+    computing rows needs its keys and values in every trunk layer, which no cache keeps."""
+    prefix = cache.prefix_length[key]
+    missing: list[Row] = []
+    for row in rows:
+        old_group = earlier.group.get(row)
+        if old_group is not None and earlier.prefix_length[old_group] == prefix:
+            cache.own_hidden[row] = earlier.own_hidden[row]
+            if prefix:
+                cache.prefix_hidden.setdefault(key, earlier.prefix_hidden[old_group])
+        else:
+            missing.append(row)
+    if missing:
+        cache.prefix_hidden.pop(key, None)
+    cache.reused_rows += len(rows) - len(missing)
+    return missing
 
 
 def _common_prefix(limit: int, row: tuple[int, ...], other: tuple[int, ...]) -> int:
@@ -393,10 +430,10 @@ KEPT_TRUNKS = 2
 """Trunk files kept on disk (newest used first): the demo's two trainings share one; each is ~0.7 GB for Banking77."""
 
 
-def trunk_key(model: Any, boundary: int, input_ids: Sequence[Sequence[int]], groups: Sequence[str], dtype: str) -> str:
-    """Everything the cached states depend on: the trunk's weights (hashed, not named: a re-materialised
-    base with the same weights reuses them), the model config, the rows and their groups, the autocast
-    dtype and torch's version (kernels change numerics)."""
+def trunk_fingerprint(model: Any, boundary: int, dtype: str) -> str:
+    """Everything a row's cached states depend on besides the row: the trunk's weights (hashed, not named: a
+    re-materialised base with the same weights reuses them), the model config, the boundary, the autocast
+    dtype and torch's version (kernels change numerics). Trunks with one fingerprint can lend each other rows."""
     import hashlib
 
     import torch
@@ -408,9 +445,24 @@ def trunk_key(model: Any, boundary: int, input_ids: Sequence[Sequence[int]], gro
         for name, tensor in module.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def trunk_file_name(fingerprint: str, input_ids: Sequence[Sequence[int]], groups: Sequence[str]) -> str:
+    """`<fingerprint>-<rows>.pt`: one file per trunk and row set, found again by its rows and groups, and by
+    its fingerprint alone when another row set of the same trunk can lend rows (`reusable_trunk`)."""
+    import hashlib
+
+    digest = hashlib.sha256()
     for ids, group in zip(input_ids, groups, strict=True):
         digest.update(f"{group}:{','.join(map(str, ids))};".encode())
-    return digest.hexdigest()[:32]
+    return f"{fingerprint}-{digest.hexdigest()[:16]}.pt"
+
+
+def reusable_trunk(store: Any, fingerprint: str) -> Any:
+    """The newest stored trunk file of the same fingerprint, or None."""
+    candidates = sorted(store.glob(f"{fingerprint}-*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return candidates[0] if candidates else None
 
 
 def save_trunk(cache: TrunkCache, path: Any) -> None:

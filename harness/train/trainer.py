@@ -28,8 +28,10 @@ from harness.train.frozen_trunk import (
     embedded_predictors,
     first_trained_layer,
     load_trunk,
+    reusable_trunk,
     save_trunk,
-    trunk_key,
+    trunk_file_name,
+    trunk_fingerprint,
     trunk_predictors,
     trunk_supported,
 )
@@ -100,8 +102,8 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         if not self.frozen_trunk or self.trunk is not None or boundary == 0 or not self.layer_path:
             return
         started = time.perf_counter()
-        dtype = str(self.accelerator.mixed_precision)
-        stored = self.trunk_store / f"{trunk_key(self.model, boundary, dataset['input_ids'], groups, dtype)}.pt" \
+        fingerprint = trunk_fingerprint(self.model, boundary, str(self.accelerator.mixed_precision))
+        stored = self.trunk_store / trunk_file_name(fingerprint, dataset["input_ids"], groups) \
             if self.trunk_store is not None else None  # fmt: skip
         if self.frozen_trunk == "auto" and not (stored is not None and stored.is_file()) \
                 and not self._trunk_pays(len(dataset)):  # fmt: skip
@@ -110,14 +112,20 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
             return
         self.trunk = load_trunk(stored) if stored is not None else None
         self.trunk_reused = self.trunk is not None
+        how = f"reused from {stored}"
         if self.trunk is None:
+            lender = reusable_trunk(self.trunk_store, fingerprint) if self.trunk_store is not None else None
+            earlier = load_trunk(lender) if lender is not None else None
             learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion labels
             self.trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary, groups,
-                                           autocast=self.accelerator.autocast())  # fmt: skip
+                                           autocast=self.accelerator.autocast(), reuse=earlier)  # fmt: skip
+            computed = len(self.trunk.group) - self.trunk.reused_rows
+            how = f"computed once ({computed} rows; {self.trunk.reused_rows} taken from {lender})" \
+                if self.trunk.reused_rows else "computed once"  # fmt: skip
+            del earlier
             if stored is not None:
                 save_trunk(self.trunk, stored)
         self.trunk_seconds = time.perf_counter() - started
-        how = f"reused from {stored}" if self.trunk_reused else "computed once"
         print(f"frozen trunk: layers 0-{boundary - 1} over {len(self.trunk.group)} distinct rows, {how} in "
               f"{self.trunk_seconds:.0f}s ({self.trunk.megabytes:.0f} MB of states); each step runs only the "
               f"{_layer_count(self.model) - boundary} adapted layers", flush=True)  # fmt: skip
