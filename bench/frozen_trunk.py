@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from learning_curve import cpu_flags  # the same CPU line as the learning curve
+    from harness.machine import cpu_flags
 
     print(f"cpu: {cpu_flags()}; torch threads {torch.get_num_threads()}", flush=True)
     model, data, ids, learned = batches(args)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+from harness.machine import cpu_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "training" / "configs" / "banking77.yaml"
@@ -113,13 +114,6 @@ def run_variant(args: argparse.Namespace, cap: float) -> dict[str, Any]:
 
 def minutes_to(points: list[dict[str, float]], target: float) -> float | None:
     return next((p["minutes"] for p in points if p["accuracy"] >= target), None)
-
-
-def cpu_flags() -> str:
-    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
-    shown = [name for name, flag in (("AVX2", "avx2"), ("AVX512-BF16", "avx512_bf16"), ("AMX", "amx_bf16"))
-             if flag in flags]  # fmt: skip
-    return f"{platform.machine()}, {os.cpu_count()} cores, {' '.join(shown) or 'no AVX2'}"
 
 
 def run_child(variant: str, args: argparse.Namespace, cap: float, scratch: Path) -> dict[str, Any]:

@@ -103,7 +103,8 @@ def main() -> None:
         print(json.dumps(measure(args)))
         return
     import torch
-    from learning_curve import cpu_flags
+
+    from harness.machine import cpu_flags
 
     print(f"cpu: {cpu_flags()}; torch threads {torch.get_num_threads()}", flush=True)
     results: dict[str, list[dict[str, float]]] = {"chunked": [], "one": []}

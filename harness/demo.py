@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import report
+from harness.machine import cpu_flags
 
 ADAPTER = Path("runs/banking77/adapter")
 CANDIDATE = Path("runs/banking77/candidate")
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table(rows))
     print(f"\nreports: base {base_dir}, adapter {champion_dir}, candidate {candidate_dir}")
     print("times: " + ", ".join(f"{s.name} {s.seconds / 60:.1f} min" for s in steps)
-          + f"; total {(time.perf_counter() - started) / 60:.1f} min")  # fmt: skip
+          + f"; total {(time.perf_counter() - started) / 60:.1f} min on {cpu_flags()}")  # fmt: skip
     return 0
 
 

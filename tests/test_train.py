@@ -75,6 +75,7 @@ def test_a_few_steps_produce_a_standard_peft_adapter_chosen_by_the_eval_gate(pro
     assert result.best is not None and result.best["step"] in (2, 4)
     summary = json.loads(result.summary_path.read_text())
     assert summary["result"]["steps"] == 4 and summary["log_history"]
+    assert summary["result"]["machine"] == result.machine and result.machine.endswith("; fp32")  # bf16: false
     assert (project.root / "runs" / "mlflow.db").is_file()
 
     from peft import PeftModel

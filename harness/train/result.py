@@ -27,3 +27,5 @@ class TrainResult:
     """Config lint warnings the config accepts (`train.lint_accepted`), each with its reason."""
     history: list[dict[str, Any]] = field(default_factory=list)
     """Every eval-gate evaluation, in step order."""
+    machine: str = ""
+    """Where it trained and in which precision (`harness.machine.describe`): a time means little without it."""

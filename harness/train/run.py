@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from harness import machine
 from harness.config import ConfigError, HarnessConfig
 from harness.errors import Refused
 from harness.golden import REGRESSION_SET
@@ -101,6 +102,7 @@ def train(
         tokens_per_second=float(output.metrics.get("train_tokens_per_second", 0.0)) or _tokens_per_second(trainer),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         best=final, history=[e.to_json() for e in gate.history] if gate else [],
+        machine=machine.describe(bool(trainer.args.bf16)),
     )  # fmt: skip
     _write_summary(result, config, trainer, inputs)
     _log_to_mlflow(result, config, harness, trainer)
@@ -136,7 +138,7 @@ def _train_on_preferences(
         adapter_dir=config.output_dir, summary_path=config.output_dir / SUMMARY_FILE, warnings=[],
         steps=int(output.global_step), seconds=time.perf_counter() - started, train_rows=len(pairs), replay_rows=0,
         tokens_per_second=0.0, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, best=final,
-        history=[e.to_json() for e in gate.history] if gate else [],
+        history=[e.to_json() for e in gate.history] if gate else [], machine=machine.describe(bool(trainer.args.bf16)),
     )  # fmt: skip
     _write_summary(result, config, trainer, inputs)
     _log_to_mlflow(result, config, harness, trainer)
@@ -511,8 +513,8 @@ def _write_summary(result: TrainResult, config: TrainConfig, trainer: Any, input
 
 def _summary_lines(result: TrainResult) -> str:
     lines = [f"trained {result.steps} steps on {result.train_rows} rows (+{result.replay_rows} replay) in "
-             f"{result.seconds / 60:.1f} min; {result.tokens_per_second:.0f} tokens/s; peak RSS "
-             f"{result.peak_rss_mb:.0f} MB"]  # fmt: skip
+             f"{result.seconds / 60:.1f} min ({result.machine or 'machine not recorded'}); "
+             f"{result.tokens_per_second:.0f} tokens/s; peak RSS {result.peak_rss_mb:.0f} MB"]  # fmt: skip
     if result.best:
         lines.append(f"best checkpoint: step {result.best['step']} (gate score {result.best['score']:+.3f})")
     lines += [f"lint warning: {w}" for w in result.warnings]

@@ -70,7 +70,7 @@ def _log(mlflow: Any, result: TrainResult, config: TrainConfig, log_history: lis
         mlflow.log_metrics({"tokens_per_second": result.tokens_per_second, "peak_rss_mb": result.peak_rss_mb,
                             "train_seconds": result.seconds})  # fmt: skip
         mlflow.set_tags({"lint_warnings": len(result.warnings), "lint_accepted": len(result.accepted_lint),
-                         "adapter_dir": str(result.adapter_dir)})
+                         "adapter_dir": str(result.adapter_dir), "machine": result.machine})
         mlflow.log_artifact(str(result.summary_path))
         return str(run.info.run_id)
 
