@@ -460,9 +460,9 @@ def trunk_file_name(fingerprint: str, input_ids: Sequence[Sequence[int]], groups
 
 
 def reusable_trunk(store: Any, fingerprint: str) -> Any:
-    """The newest stored trunk file of the same fingerprint, or None."""
-    candidates = sorted(store.glob(f"{fingerprint}-*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
-    return candidates[0] if candidates else None
+    """The largest stored trunk file of the same fingerprint (the most rows to lend: a quick run on a few rows
+    must not shadow the full run's trunk), or None."""
+    return max(store.glob(f"{fingerprint}-*.pt"), key=lambda p: p.stat().st_size, default=None)
 
 
 def save_trunk(cache: TrunkCache, path: Any) -> None:
