@@ -1,6 +1,6 @@
 """The machine a time was measured on, said beside the time.
 
-The same training run takes 2x longer on a CPU with AVX2 only than on one with AVX512-BF16 or AMX (no native
+The same training run takes about 2x longer on a CPU with AVX2 only than on one with AVX512-BF16 or AMX (no native
 bf16: `bf16: auto` trains in fp32 there), so a time without the CPU's flags cannot be compared with another.
 `harness train` records this line in its summary and MLflow run, `make demo` prints it with its stage times,
 and every script in `bench/` prints it first.

@@ -427,7 +427,7 @@ _register_attention()
 
 
 KEPT_TRUNKS = 2
-"""Trunk files kept on disk (newest used first): the demo's two trainings share one; each is ~0.7 GB for Banking77."""
+"""Trunk files kept on disk, the most recently used: the demo's two trainings share one; ~0.7 GB each for Banking77."""
 
 
 def trunk_fingerprint(model: Any, boundary: int, dtype: str) -> str:
