@@ -50,6 +50,7 @@ class Curve(TrainerCallback):  # type: ignore[misc]
         self.started = time.perf_counter()
         self.scoring = 0.0
         self.points: list[dict[str, float]] = []
+        self.next_at = every
 
     def training_seconds(self) -> float:
         return time.perf_counter() - self.started - self.scoring
@@ -57,8 +58,9 @@ class Curve(TrainerCallback):  # type: ignore[misc]
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **_: Any) -> Any:
         elapsed = self.training_seconds()
         last = state.global_step >= state.max_steps
-        if elapsed >= self.every * (len(self.points) + 1) or last or elapsed >= self.cap:
+        if elapsed >= self.next_at or last or elapsed >= self.cap:
             self.score(model, state.global_step, elapsed)
+            self.next_at = (elapsed // self.every + 1) * self.every  # once past a one-off pass, not once per step
             if self.points[-1]["accuracy"] >= self.target or elapsed >= self.cap:
                 control.should_training_stop = True
         return control
