@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT / "golden" / "regression"))
 
 def main() -> None:
     from build import passes  # the builder's pass rule: the set was selected with it
-
     from harness import noise_floor
     from harness.config import HarnessConfig
     from harness.golden import generation_settings, load_set
