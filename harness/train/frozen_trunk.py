@@ -262,12 +262,10 @@ def _take_reusable(cache: TrunkCache, earlier: TrunkCache, key: str, rows: list[
         old_group = earlier.group.get(row)
         if old_group is not None and earlier.prefix_length[old_group] == prefix:
             cache.own_hidden[row] = earlier.own_hidden[row]
-            if prefix:
-                cache.prefix_hidden.setdefault(key, earlier.prefix_hidden[old_group])
         else:
             missing.append(row)
-    if missing:
-        cache.prefix_hidden.pop(key, None)
+    if prefix and not missing:
+        cache.prefix_hidden[key] = earlier.prefix_hidden[earlier.group[rows[0]]]
     cache.reused_rows += len(rows) - len(missing)
     return missing
 

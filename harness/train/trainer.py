@@ -62,7 +62,6 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     """Where computed trunks are kept for the next run on the same rows and weights (None: not kept)."""
     trunk: TrunkCache | None = None
     trunk_seconds: float = 0.0
-    trunk_reused: bool = False
     distilled: frozenset[tuple[int, ...]] = frozenset()
     """Rows (their token ids) learned by distillation from the base model, not by cross-entropy: replay rows
     under `replay.loss: distill` (`harness.train.distill`)."""
@@ -111,24 +110,30 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
                   "set train.frozen_trunk: true to force it", flush=True)  # fmt: skip
             return
         self.trunk = load_trunk(stored) if stored is not None else None
-        self.trunk_reused = self.trunk is not None
         how = f"reused from {stored}"
         if self.trunk is None:
-            lender = reusable_trunk(self.trunk_store, fingerprint) if self.trunk_store is not None else None
-            earlier = load_trunk(lender) if lender is not None else None
-            learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion labels
-            self.trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary, groups,
-                                           autocast=self.accelerator.autocast(), reuse=earlier)  # fmt: skip
-            computed = len(self.trunk.group) - self.trunk.reused_rows
-            how = f"computed once ({computed} rows; {self.trunk.reused_rows} taken from {lender})" \
-                if self.trunk.reused_rows else "computed once"  # fmt: skip
-            del earlier
+            self.trunk, how = self._compute_trunk(dataset, boundary, groups, fingerprint)
             if stored is not None:
                 save_trunk(self.trunk, stored)
         self.trunk_seconds = time.perf_counter() - started
         print(f"frozen trunk: layers 0-{boundary - 1} over {len(self.trunk.group)} distinct rows, {how} in "
               f"{self.trunk_seconds:.0f}s ({self.trunk.megabytes:.0f} MB of states); each step runs only the "
               f"{_layer_count(self.model) - boundary} adapted layers", flush=True)  # fmt: skip
+
+    def _compute_trunk(
+        self, dataset: Any, boundary: int, groups: list[str], fingerprint: str
+    ) -> tuple[TrunkCache, str]:  # fmt: skip
+        """The trunk pass, taking every row a stored trunk of the same fingerprint already holds; and how it
+        went, for the log line."""
+        lender = reusable_trunk(self.trunk_store, fingerprint) if self.trunk_store is not None else None
+        earlier = load_trunk(lender) if lender is not None else None
+        learned = [[int(label != -100) for label in row] for row in dataset["labels"]]  # TRL's completion labels
+        trunk = build_trunk_cache(self.model, dataset["input_ids"], learned, boundary, groups,
+                                  autocast=self.accelerator.autocast(), reuse=earlier)  # fmt: skip
+        if not trunk.reused_rows:
+            return trunk, "computed once"
+        computed = len(trunk.group) - trunk.reused_rows
+        return trunk, f"computed once ({computed} rows; {trunk.reused_rows} taken from {lender})"
 
     def _trunk_pays(self, rows: int) -> bool:
         """The one-off pass runs the trunk once per row, without gradients; each visit of a row then skips the
