@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.train.frozen_trunk import build_trunk_cache, first_trained_layer, trunk_loss, trunk_supported
+from harness.train.frozen_trunk import (
+    build_trunk_cache,
+    first_trained_layer,
+    load_trunk,
+    trunk_loss,
+    trunk_supported,
+)
 from tests.test_shared_prefix_training import SYSTEM, _batch, _grads, _plain_loss
 from tests.tiny_models import build_tiny_model
 
@@ -206,6 +212,16 @@ def test_a_row_split_after_another_prefix_length_is_computed_again(four_layers: 
     odd = tokenizer("the quick brown fox", add_special_tokens=False)["input_ids"]
     grown = build_trunk_cache(model, [*rows, odd], [*masks, [0] * len(odd)], 2, groups=["g"] * 4, reuse=earlier)
     assert set(grown.prefix_length.values()) == {0} and grown.reused_rows == 0
+
+
+def test_a_damaged_trunk_file_is_said_and_computed_again_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any trunk of the same fingerprint may now be read as a lender, so a damaged one must not stop training."""
+    for name, content in (("garbage.pt", b"not a torch file"), ("cut.pt", b"PK\x03\x04 cut short")):
+        (tmp_path / name).write_bytes(content)
+        assert load_trunk(tmp_path / name) is None
+        assert f"frozen trunk: {tmp_path / name} cannot be read" in capsys.readouterr().out
 
 
 def test_an_adapter_outside_the_layers_freezes_nothing(four_layers: Path) -> None:

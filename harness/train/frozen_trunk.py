@@ -485,14 +485,20 @@ def save_trunk(cache: TrunkCache, path: Any) -> None:
 
 
 def load_trunk(path: Any) -> TrunkCache | None:
-    """The cache saved at `path`, or None when there is none (or it cannot be read: it is then rebuilt)."""
+    """The cache saved at `path`, or None when there is none, or when it cannot be read (a damaged file is said
+    and left for KEPT_TRUNKS to age out: the caller computes the states instead, and a trunk is never a reason
+    for a run to fail)."""
+    import pickle
+
     import torch
 
     if not path.is_file():
         return None
     try:
         payload = torch.load(path, weights_only=True)
-    except (OSError, RuntimeError, EOFError):
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        print(f"frozen trunk: {path} cannot be read ({type(error).__name__}); computing the states instead",
+              flush=True)  # fmt: skip
         return None
     cache = TrunkCache(boundary=payload["boundary"], prefix_length=payload["prefix_length"],
                        prefix_hidden=payload["prefix_hidden"])  # fmt: skip
