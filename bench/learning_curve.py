@@ -1,6 +1,6 @@
 """Validation accuracy against training wall minutes: `harness train` against a plain TRL `SFTTrainer`.
 
-    .venv/bin/python bench/learning_curve.py [--variants harness,dora,trl] [--epochs 3] [--val 154]
+    .venv/bin/python bench/learning_curve.py [--variants harness,dora,trl,trl-matched] [--epochs 3] [--val 154]
                                              [--every 60] [--target 0.80] [--rows N]
 
 Needs the curated Banking77 split (`harness curate --config training/configs/banking77.yaml`). Each
@@ -12,6 +12,8 @@ the curve is the point). `--rows N` trains on the first N rows only, for a quick
   dora      the same with adapter.method = dora
   trl       SFTTrainer with TRL's defaults for everything the trainer decides (precision, checkpointing,
             batching), on the same rows as prompt/completion chats
+  trl-matched  the same in the harness's precision (bf16 only where the CPU or GPU has it natively): TRL's
+            default bf16 is emulated, and slow, on a CPU with AVX2 only, which says nothing of its loop
 Every `--every` seconds of training, the live weights answer `--val` validation rows spread over the
 intents, greedily and through the suites' HF backend (the eval gate's own code); scoring time is not
 counted as training time, the frozen trunk's one-off pass is. TRL gets 3x the time the harness took to
@@ -39,7 +41,8 @@ from harness.machine import cpu_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "training" / "configs" / "banking77.yaml"
-VARIANTS = ("harness", "dora", "trl")
+VARIANTS = ("harness", "dora", "trl", "trl-matched")
+TRL_VARIANTS = ("trl", "trl-matched")
 
 
 class Curve(TrainerCallback):  # type: ignore[misc]
@@ -86,7 +89,7 @@ def run_variant(args: argparse.Namespace, cap: float) -> dict[str, Any]:
     from harness.train.config import load_train_config
     from harness.train.data import read_split, task_row, val_cases
     from harness.train.eval_gate import spread_over_labels
-    from harness.train.run import _peft_config, base_model, build_trainer, load_model, load_tokenizer
+    from harness.train.run import _peft_config, _use_bf16, base_model, build_trainer, load_model, load_tokenizer
 
     variant = args.variant
     harness = HarnessConfig.load(ROOT)
@@ -98,11 +101,13 @@ def run_variant(args: argparse.Namespace, cap: float) -> dict[str, Any]:
     _, base_dir = base_model(config, harness)
     tokenizer, model = load_tokenizer(base_dir), load_model(config, base_dir)
     curve = Curve(cases, tokenizer, args.every, cap, args.target)
-    if variant == "trl":
+    if variant in TRL_VARIANTS:
+        precision = {"bf16": _use_bf16(config)} if variant == "trl-matched" else {}  # else TRL's default
         args = SFTConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=config.batch_size,
                          learning_rate=config.learning_rate, num_train_epochs=config.epochs, max_steps=config.max_steps,
                          warmup_steps=config.warmup_ratio, lr_scheduler_type=config.scheduler, seed=config.seed,
-                         report_to=[], save_strategy="no", use_cpu=not torch.cuda.is_available())  # fmt: skip
+                         report_to=[], save_strategy="no", use_cpu=not torch.cuda.is_available(),
+                         **precision)  # fmt: skip
         chats = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in train_rows]
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(chats), processing_class=tokenizer,
                              peft_config=_peft_config(config, model), callbacks=[curve])  # fmt: skip
@@ -149,7 +154,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for variant in args.variants.split(","):
             cap = args.cap
-            if variant == "trl" and "harness" in results:
+            if variant in TRL_VARIANTS and "harness" in results:
                 reference = results["harness"]["points"]
                 cap = 3 * (minutes_to(reference, args.target) or reference[-1]["minutes"]) * 60
                 cap = min(cap, args.trl_cap or cap)
@@ -166,31 +171,31 @@ def report(results: dict[str, dict[str, Any]], target: float) -> None:
         best = max(p["accuracy"] for p in results[name]["points"])
         where = f"reached {target} in {minutes:.1f} min" if minutes is not None else f"never reached {target}"
         print(f"{name:8s} {where} (best {best:.3f} in {results[name]['points'][-1]['minutes']:.1f} min)")
-    if "harness" in reached and "trl" in reached:
-        harness, trl = reached["harness"], reached["trl"]
-        if harness is None:
-            print(f"ratio TRL / harness minutes to {target}: n/a (the harness did not reach it)")
-        elif trl is None:
-            given = results["trl"]["cap_minutes"] / harness
-            print(
-                f"ratio TRL / harness minutes to {target}: > {given:.1f} (TRL did not reach it in {given:.1f}x the "
-                f"harness's time)"
-            )
-            print(pace_estimate(results, target))
-        else:
-            print(f"ratio TRL / harness minutes to {target}: {trl / harness:.1f}x")
+    for trl in (name for name in TRL_VARIANTS if name in reached and "harness" in reached):
+        print(ratio_line(results, reached, trl, target))
 
 
-def pace_estimate(results: dict[str, dict[str, Any]], target: float) -> str:
+def ratio_line(results: dict[str, dict[str, Any]], reached: dict[str, float | None], trl: str, target: float) -> str:
+    harness, theirs = reached["harness"], reached[trl]
+    if harness is None:
+        return f"ratio {trl} / harness minutes to {target}: n/a (the harness did not reach it)"
+    if theirs is not None:
+        return f"ratio {trl} / harness minutes to {target}: {theirs / harness:.1f}x"
+    given = results[trl]["cap_minutes"] / harness
+    return (f"ratio {trl} / harness minutes to {target}: > {given:.1f} ({trl} did not reach it in {given:.1f}x the "
+            f"harness's time)\n{pace_estimate(results, trl, target)}")  # fmt: skip
+
+
+def pace_estimate(results: dict[str, dict[str, Any]], trl: str, target: float) -> str:
     """Where TRL's time cap ends the measurement: the minutes TRL would need at its own measured pace for the
     steps the harness took to the target. An estimate, and printed as one: it assumes the same accuracy per
     step (same rows, batch, adapter and schedule), which the two loops' different batch orders do not promise."""
     harness_point = next(p for p in results["harness"]["points"] if p["accuracy"] >= target)
-    last = results["trl"]["points"][-1]
+    last = results[trl]["points"][-1]
     minutes_per_step = last["minutes"] / max(last["step"], 1)
     estimate = minutes_per_step * harness_point["step"]
     return (
-        f"estimate, not measured: TRL ran {last['step']} steps in {last['minutes']:.1f} min; at that pace the "
+        f"estimate, not measured: {trl} ran {last['step']} steps in {last['minutes']:.1f} min; at that pace the "
         f"harness's {harness_point['step']} steps to {target} take {estimate:.0f} min, "
         f"{estimate / harness_point['minutes']:.1f}x the harness's {harness_point['minutes']:.1f}"
     )

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.config import HarnessConfig
-from harness.train.distill import adapter_off, distilled_rows, mixed_loss
+from harness.train.distill import TeacherStates, adapter_off, distilled_rows, learned_states, mixed_loss
 from harness.train.frozen_trunk import build_trunk_cache, trunk_predictors
 from harness.train.shared_prefix import plain_predictors, prefix_shared_predictors, shared_length
 from tests.test_frozen_trunk import _completion_masks, _lora, _rows
@@ -62,7 +62,8 @@ def _fast_loss(model: Any, batch: dict[str, Any], distilled: Any, path: str) -> 
     predictors, targets = forward()
     with adapter_off(model):
         teacher, _ = forward()
-    return mixed_loss(model.get_base_model().lm_head, predictors, teacher, targets, distilled).loss
+    teacher_states = learned_states(teacher, targets, distilled)
+    return mixed_loss(model.get_base_model().lm_head, predictors, teacher_states, targets, distilled).loss
 
 
 @pytest.mark.parametrize("path", ["trunk", "shared", "plain"])
@@ -118,10 +119,59 @@ def test_the_weight_scales_the_distilled_tokens_only(four_layers: Path) -> None:
     head = model.get_base_model().lm_head
 
     def loss(flags: list[bool], weight: float) -> float:
-        return float(mixed_loss(head, predictors, teacher, targets, torch.tensor(flags), weight=weight).loss)
+        rows = torch.tensor(flags)
+        states = learned_states(teacher, targets, rows)
+        return float(mixed_loss(head, predictors, states, targets, rows, weight=weight).loss)
 
     assert loss([True, True, True], 3.0) == pytest.approx(3 * loss([True, True, True], 1.0), rel=1e-5)
     assert loss([False, False, False], 3.0) == pytest.approx(loss([False, False, False], 1.0), rel=1e-6)
+
+
+@pytest.mark.parametrize("path", ["trunk", "plain"])
+def test_kept_teacher_states_equal_a_fresh_forward_and_run_each_row_once(four_layers: Path, path: str) -> None:
+    """A row's base-model states are computed at its first visit and reused in a batch of other rows and
+    other padding; the loss and gradients with them equal those of a fresh teacher forward."""
+    import torch
+
+    from harness.train.shared_prefix import batch_rows, real_rows
+
+    model, tokenizer = _lora(four_layers, top_layers=2)
+    first = _batch(tokenizer, TEXTS, ANSWERS)
+    second = _batch(tokenizer, [TEXTS[2], "where is my money", TEXTS[0]], [ANSWERS[2], "yes yes yes", ANSWERS[0]])
+    rows, learned = _rows(first) + _rows(second), _completion_masks(first) + _completion_masks(second)
+    cache = build_trunk_cache(model, rows, learned, 2)
+
+    def forward(batch: dict[str, Any]) -> Any:
+        return trunk_predictors(model, cache, batch) if path == "trunk" else plain_predictors(model, batch)
+
+    def compute(batch: dict[str, Any]) -> Any:
+        def run(indices: list[int]) -> Any:
+            with adapter_off(model):
+                return forward(batch_rows(batch, indices))
+
+        return run
+
+    teacher = TeacherStates()
+    flags = torch.tensor([True, False, True])
+    teacher.for_batch(real_rows(first["input_ids"], first["attention_mask"]), flags, compute(first))
+    assert teacher.forwards == 2
+    both = torch.tensor([True, True, True])
+    kept = teacher.for_batch(real_rows(second["input_ids"], second["attention_mask"]), both, compute(second))
+    assert teacher.forwards == 3  # only the new row ran: the other two were kept from the first batch
+
+    predictors, targets = forward(second)
+    with adapter_off(model):
+        fresh = learned_states(forward(second)[0], targets, both)
+    assert kept.shape == fresh.shape and torch.allclose(kept, fresh, atol=1e-5)
+    head = model.get_base_model().lm_head
+    mixed_loss(head, predictors, kept, targets, both).loss.backward()
+    got = _grads(model)
+    predictors, _ = forward(second)
+    mixed_loss(head, predictors, fresh, targets, both).loss.backward()
+    expected = _grads(model)
+    assert expected.keys() == got.keys() and expected
+    for name in expected:
+        assert torch.allclose(got[name], expected[name], atol=1e-5, rtol=1e-4), name
 
 
 def test_rows_are_found_by_their_tokens_whatever_the_padding(four_layers: Path) -> None:
@@ -146,13 +196,21 @@ def test_harness_train_learns_replay_by_distillation(
     from harness.train.run import train
     from tests.test_train import TINY_TRAIN, _write_dataset
 
-    distilled_tokens = []
+    distilled_per_batch = []
 
     def counting_mixed_loss(*args: Any, **kwargs: Any) -> Any:
-        distilled_tokens.append(int(args[4].sum()))
+        distilled_per_batch.append(int(args[4].sum()))
         return mixed_loss(*args, **kwargs)
 
     monkeypatch.setattr(trainer_module, "mixed_loss", counting_mixed_loss)  # the real loss, counted
+    teachers: list[TeacherStates] = []
+
+    class RecordedTeacherStates(TeacherStates):
+        def __init__(self) -> None:
+            super().__init__()
+            teachers.append(self)
+
+    monkeypatch.setattr(trainer_module, "TeacherStates", RecordedTeacherStates)
 
     _write_dataset(tmp_path / "data")
     (tmp_path / "prompts.jsonl").write_text("".join(json.dumps({"prompt": f"tell me about {w}"}) + "\n"
@@ -166,7 +224,9 @@ def test_harness_train_learns_replay_by_distillation(
     result = train(config, project, data_gates=False)
 
     assert result.steps == 4 and result.replay_rows == 8
-    assert distilled_tokens and all(rows > 0 for rows in distilled_tokens)
+    assert distilled_per_batch and all(rows > 0 for rows in distilled_per_batch)
+    (teacher,) = teachers  # 4 chats, each replayed twice: the base model ran once per chat, not per visit
+    assert sum(distilled_per_batch) == 8 and teacher.forwards == len(teacher.by_row) == 4
     assert "learned by distillation" in capsys.readouterr().out
     summary = json.loads(result.summary_path.read_text())
     assert summary["config"]["replay"]["loss"] == "distill"

@@ -31,7 +31,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.train.shared_prefix import MIN_SHARED_TOKENS, POOL, LossParts, causal_lm, label_loss, prefix_groups
+from harness.train.shared_prefix import (
+    MIN_SHARED_TOKENS,
+    POOL,
+    LossParts,
+    causal_lm,
+    label_loss,
+    prefix_groups,
+    real_rows,
+)
 
 TRUNK_BATCH_ROWS = 64
 """Rows per no-grad trunk forward while building the cache: big enough to keep the matmuls busy."""
@@ -309,13 +317,12 @@ def trunk_predictors(model: Any, cache: TrunkCache, inputs: dict[str, Any]) -> t
     """The final hidden states that predict each learned token, and those tokens, as
     `prefix_shared_predictors` gives them, running only the adapted layers: the prefix once (batch 1, with
     gradients), then the rows' own tokens attending to its keys and values."""
-    input_ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
-    rows = [tuple(ids[:real].tolist()) for ids, real in zip(input_ids, mask.sum(dim=1).tolist(), strict=True)]
+    rows = real_rows(inputs["input_ids"], inputs["attention_mask"])
     key = cache.group[rows[0]]
     prefix = cache.prefix_length[key]
     prefix_states = cache.prefix_hidden[key] if prefix else None
     own_states = [cache.own_hidden[row] for row in rows]
-    return layers_predictors(model, cache.boundary, prefix_states, own_states, labels[:, prefix:])
+    return layers_predictors(model, cache.boundary, prefix_states, own_states, inputs["labels"][:, prefix:])
 
 
 def embedded_predictors(model: Any, inputs: dict[str, Any], prefix: int) -> tuple[Any, Any]:

@@ -47,6 +47,18 @@ def shared_length(input_ids: Any, attention_mask: Any, labels: Any) -> int:
     return max(0, min(first_differing, shortest, first_label))
 
 
+def real_rows(input_ids: Any, attention_mask: Any) -> list[tuple[int, ...]]:
+    """Each row of a right-padded batch as its token ids, padding cut: how a row is known across batches."""
+    lengths = attention_mask.sum(dim=1).tolist()
+    return [tuple(ids[:real].tolist()) for ids, real in zip(input_ids, lengths, strict=True)]
+
+
+def batch_rows(inputs: dict[str, Any], indices: list[int]) -> dict[str, Any]:
+    """Some rows of a right-padded batch as a batch of their own, cut to its longest row."""
+    width = int(inputs["attention_mask"][indices].sum(dim=1).max())
+    return {key: inputs[key][indices, :width] for key in ("input_ids", "attention_mask", "labels")}
+
+
 def splittable(model: Any) -> bool:
     """Models whose logits are exactly `head(decoder(...))`; those that post-process logits (Gemma 2's
     soft-capping) train on TRL's plain path instead."""

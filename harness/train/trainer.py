@@ -7,7 +7,8 @@ training loss runs the shared prefix once per batch (`embedded_predictors`, in c
 length, or `prefix_shared_predictors` for models off that path); with `frozen_trunk`, the
 layers below the first adapted one run once over the whole training set before the first step
 (`build_trunk_cache`), so every step runs only the adapted layers (`trunk_predictors`); and replay rows
-may be learned by distillation from the base model (`harness.train.distill`). Evaluation and batches
+may be learned by distillation from the base model (`harness.train.distill`), whose states along each
+replayed chat are computed at its first visit and kept. Evaluation and batches
 without a worthwhile shared prefix take TRL's own path.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 from trl import SFTTrainer
 
 from harness.train.config import TrainConfigError
-from harness.train.distill import adapter_off, distilled_rows, mixed_loss
+from harness.train.distill import TeacherStates, adapter_off, distilled_rows, mixed_loss
 from harness.train.frozen_trunk import (
     TrunkCache,
     build_trunk_cache,
@@ -38,12 +39,14 @@ from harness.train.frozen_trunk import (
 from harness.train.shared_prefix import (
     MIN_SHARED_TOKENS,
     PrefixGroupedBatches,
+    batch_rows,
     causal_lm,
     label_loss,
     min_group_rows,
     plain_predictors,
     prefix_groups,
     prefix_shared_predictors,
+    real_rows,
     shared_length,
     splittable,
 )
@@ -67,6 +70,8 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
     under `replay.loss: distill` (`harness.train.distill`)."""
     distill_weight: float = 1.0
     """How much a distilled token's KL counts against a task token's cross-entropy (`replay.distill_weight`)."""
+    teacher_states: TeacherStates | None = None
+    """The base model's states along the distilled rows, kept from a row's first visit (`TeacherStates`)."""
     layer_path: bool = False
     """The model runs on the trunk's own layer path (`trunk_supported`): without a trunk, shared-prefix
     batches then run their rows in length chunks (`embedded_predictors`) instead of padded to the longest."""
@@ -162,8 +167,7 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         with self.accelerator.autocast():
             predictors, targets = forward()
             if distilled is not None and distilled.any():
-                with adapter_off(self.accelerator.unwrap_model(model)):
-                    teacher, _ = forward()
+                teacher = self._teacher_states(model, inputs, distilled)
                 parts = mixed_loss(
                     head, predictors, teacher, targets, distilled, num_items_in_batch, self.distill_weight
                 )
@@ -174,6 +178,21 @@ class SharedPrefixSFTTrainer(SFTTrainer):  # type: ignore[misc]
         self._total_train_tokens += int(inputs["attention_mask"].sum())
         metrics["num_tokens"] = [self._total_train_tokens]
         return parts.loss
+
+    def _teacher_states(self, model: Any, inputs: dict[str, Any], distilled: Any) -> Any:
+        """The base model's states along the batch's distilled rows, run (adapter off) only for rows not met
+        before: they never change, and each replayed chat is visited several times a run."""
+
+        def compute(indices: list[int]) -> tuple[Any, Any]:
+            rows = batch_rows(inputs, indices)
+            forward = self._forward(model, rows) or (lambda: plain_predictors(model, rows))
+            with adapter_off(self.accelerator.unwrap_model(model)):
+                return forward()
+
+        if self.teacher_states is None:
+            self.teacher_states = TeacherStates()
+        return self.teacher_states.for_batch(real_rows(inputs["input_ids"], inputs["attention_mask"]), distilled,
+                                             compute)  # fmt: skip
 
     def _forward(self, model: Any, inputs: dict[str, Any]) -> Callable[[], tuple[Any, Any]] | None:
         """How this batch's predicting states are computed: on the frozen trunk, with its shared prefix run
