@@ -53,7 +53,7 @@ def main() -> None:
     from harness.train.distill import TeacherStates, adapter_off, mixed_loss
     from harness.train.frozen_trunk import build_trunk_cache, first_trained_layer, trunk_predictors
     from harness.train.run import _use_bf16
-    from harness.train.shared_prefix import batch_rows, causal_lm, real_rows
+    from harness.train.shared_prefix import batch_rows, causal_lm, min_group_rows, prefix_groups, real_rows
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=4)
@@ -71,7 +71,8 @@ def main() -> None:
 
     ids = [row["input_ids"] for rows in chosen for row in rows]
     learned = [row["completion_mask"] for rows in chosen for row in rows]
-    trunk = build_trunk_cache(model, ids, learned, first_trained_layer(model), autocast=autocast())
+    groups = prefix_groups(ids, min_group_rows(config.batch_size))  # as the trainer groups them: chats are pooled
+    trunk = build_trunk_cache(model, ids, learned, first_trained_layer(model), groups, autocast=autocast())
     head = causal_lm(model).get_output_embeddings()
     every_row = [torch.ones(len(batch["input_ids"]), dtype=torch.bool) for batch in data]
 
@@ -112,7 +113,7 @@ def main() -> None:
     fresh_time, kept_time = (statistics.median(times[f]) for f in (True, False))
     rows_per_batch = sum(len(b["input_ids"]) for b in data) / len(data)
     per_row = (fresh_time - kept_time) / rows_per_batch
-    visits = run_rows * config.epochs
+    visits = round(run_rows * config.epochs)
     print(f"replay batches of {config.batch_size} rows, top {config.adapter.top_layers} layers adapted; medians of "
           f"{args.repeats} alternating repeats over {len(data)} batches")
     print(f"per replay batch: fresh teacher {fresh_time:.2f} s | kept states {kept_time:.2f} s "
