@@ -22,13 +22,14 @@ sys.path.insert(0, str(ROOT / "golden" / "regression"))
 
 
 def main() -> None:
-    from build import passes  # the builder's pass rule: the set was selected with it
     from harness import noise_floor
     from harness.config import HarnessConfig
     from harness.golden import generation_settings, load_set
     from harness.machine import cpu_flags
     from harness.train.config import load_train_config
     from harness.train.run import base_model
+
+    from build import passes  # the builder's pass rule: the set was selected with it
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="regression")
