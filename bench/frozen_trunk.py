@@ -37,9 +37,9 @@ def batches(args: argparse.Namespace) -> tuple[Any, list[dict[str, Any]], list[l
                    for i in range(0, len(rows), args.batch_size)], ids, learned  # fmt: skip
 
 
-def adapted_model(top_layers: int) -> tuple[Any, Any, Any]:
+def adapted_model(top_layers: int | None = None) -> tuple[Any, Any, Any]:
     """The repo config, its tokenizer, and the embedded SmolLM2 with the config's LoRA on the top `top_layers`
-    layers, in training mode."""
+    layers (None: the config's own), in training mode."""
     from peft import get_peft_model
 
     from harness.config import HarnessConfig
@@ -47,7 +47,8 @@ def adapted_model(top_layers: int) -> tuple[Any, Any, Any]:
     from harness.train.run import _peft_config, base_model, load_model, load_tokenizer
 
     config = load_train_config(CONFIG, ROOT)
-    config.adapter.top_layers = top_layers
+    if top_layers is not None:
+        config.adapter.top_layers = top_layers
     _, base_dir = base_model(config, HarnessConfig.load(ROOT))
     tokenizer, model = load_tokenizer(base_dir), load_model(config, base_dir)
     model = get_peft_model(model, _peft_config(config, model))

@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    config, tokenizer, model = adapted_model_for_config()
+    config, tokenizer, model = adapted_model()  # the demo config's adapter, top layers included
     chosen, run_rows, distinct = replay_batches(config, tokenizer, args.batches, config.batch_size)
     data = [collate(rows, tokenizer.pad_token_id) for rows in chosen]
     bf16 = _use_bf16(config)
@@ -121,14 +121,6 @@ def main() -> None:
     print(f"the demo's run: {run_rows} replay rows from {distinct} distinct chats, {config.epochs} epochs = "
           f"{visits} visits, {math.ceil(visits / config.batch_size)} replay batches; kept states run the base "
           f"model {distinct} times instead of {visits}, saving ~{(visits - distinct) * per_row / 60:.1f} min")
-
-
-def adapted_model_for_config() -> tuple[Any, Any, Any]:
-    from harness.train.config import load_train_config
-
-    config = load_train_config(CONFIG, ROOT)
-    _, tokenizer, model = adapted_model(config.adapter.top_layers)
-    return config, tokenizer, model
 
 
 if __name__ == "__main__":
