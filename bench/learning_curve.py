@@ -149,6 +149,9 @@ def main() -> None:
         result = run_variant(args, args.cap)
         args.out.write_text(json.dumps(result))
         return
+    unknown = [name for name in args.variants.split(",") if name not in VARIANTS]
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {','.join(VARIANTS)}")
     print(f"cpu: {cpu_flags()}", flush=True)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
